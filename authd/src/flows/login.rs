@@ -1,0 +1,446 @@
+//! The login flow as typed steps: password → (second factor) → (forced password change) →
+//! session. Between two HTTP requests the login's progress is a *challenge* kept in the store
+//! (it survives a restart); each step consumes its challenge in the same transaction that
+//! consumes the code and opens the session or the next challenge, so no step can be skipped or
+//! replayed.
+//!
+//! No enumeration: an unknown user costs a dummy argon2 verification and yields the same error
+//! (`invalid_credentials`) as a wrong password or a disabled account.
+
+use crate::app::Authd;
+use crate::clock::UnixTime;
+use crate::credentials::{backup_codes, password, tokens, totp};
+use crate::model::*;
+use crate::store::{Effect, Next};
+use crate::{Error, Result};
+use serde_json::json;
+use zeroize::Zeroizing;
+
+/// Failed attempts allowed on one challenge before it is dropped.
+pub const MAX_CHALLENGE_ATTEMPTS: u32 = 5;
+
+/// A second-factor method a user can be asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MfaMethod {
+    /// A code from an authenticator app.
+    Totp,
+    /// One of the user's backup codes.
+    BackupCode,
+}
+
+impl MfaMethod {
+    /// Stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MfaMethod::Totp => "totp",
+            MfaMethod::BackupCode => "backup_code",
+        }
+    }
+}
+
+/// What the client must do next.
+#[derive(Debug)]
+pub enum LoginStep {
+    /// Logged in.
+    Session(IssuedSession),
+    /// Password accepted; send a second factor with this challenge.
+    MfaRequired {
+        /// Challenge token for `/login/mfa`.
+        challenge: Zeroizing<String>,
+        /// Methods the account can use.
+        methods: Vec<MfaMethod>,
+    },
+    /// Credentials accepted; the password must be changed with this challenge.
+    PasswordChangeRequired {
+        /// Challenge token for `/login/password`.
+        challenge: Zeroizing<String>,
+    },
+}
+
+/// A session just opened.
+#[derive(Debug)]
+pub struct IssuedSession {
+    /// Bearer token (shown once).
+    pub token: Zeroizing<String>,
+    /// Expiry.
+    pub expires_at: UnixTime,
+    /// Backup codes left, when 2 or fewer (a warning to show).
+    pub backup_codes_low: Option<u64>,
+}
+
+fn new_session(
+    app: &Authd,
+    user: &User,
+    c: &Challenge,
+    now: UnixTime,
+    method: &str,
+) -> Result<(tokens::Token, NewSession)> {
+    let t = tokens::new_token()?;
+    let s = NewSession {
+        token_hash: t.hash,
+        user_id: user.id,
+        created_at: now,
+        expires_at: now + app.config.session.lifetime.as_secs() as i64,
+        address: c.address.clone(),
+        user_agent: c.user_agent.clone(),
+        method: method.to_owned(),
+    };
+    Ok((t, s))
+}
+
+fn new_challenge(
+    app: &Authd,
+    user: &User,
+    stage: ChallengeStage,
+    method: &str,
+    client: &ClientInfo,
+    now: UnixTime,
+) -> Result<(tokens::Token, NewChallenge)> {
+    let t = tokens::new_token()?;
+    let ch = NewChallenge {
+        token_hash: t.hash,
+        user_id: user.id,
+        stage,
+        created_at: now,
+        expires_at: now + app.config.session.challenge_lifetime.as_secs() as i64,
+        method: method.to_owned(),
+        address: client.address.clone(),
+        user_agent: client.user_agent.clone(),
+    };
+    Ok((t, ch))
+}
+
+/// The second-factor methods `user` has, in the order offered.
+pub fn mfa_methods(app: &Authd, user: &User) -> Result<Vec<MfaMethod>> {
+    let mut m = Vec::new();
+    if app.store.list_totp(user.id)?.iter().any(|c| c.confirmed) {
+        m.push(MfaMethod::Totp);
+        if app.store.count_backup_codes(user.id)? > 0 {
+            m.push(MfaMethod::BackupCode);
+        }
+    }
+    Ok(m)
+}
+
+/// Step 1: username and password.
+pub fn password_step(
+    app: &Authd,
+    username: &str,
+    password_in: &str,
+    client: &ClientInfo,
+    now: UnixTime,
+) -> Result<LoginStep> {
+    let fail = |actor: &str, reason: &str| -> Error {
+        let ev = client.event(
+            now,
+            Some(actor),
+            "login.password",
+            Some(actor),
+            Outcome::Failure,
+            json!({ "reason": reason }),
+        );
+        if let Err(e) = app.store.append_audit(ev) {
+            return e.into();
+        }
+        Error::InvalidCredentials
+    };
+    let name = password::normalize_username(username).ok();
+    let pw = password::normalize(password_in);
+    if pw.len() > app.policy.max_bytes {
+        return Err(fail(name.as_deref().unwrap_or("?"), "password_too_long"));
+    }
+    let user = match &name {
+        Some(n) => app.store.user_by_name(n)?,
+        None => None,
+    };
+    let Some(user) = user else {
+        app.hasher.verify_dummy(pw.as_bytes())?;
+        return Err(fail(name.as_deref().unwrap_or("?"), "unknown_user"));
+    };
+    if !app.hasher.verify(pw.as_bytes(), &user.password_hash)? {
+        return Err(fail(&user.username, "bad_password"));
+    }
+    if user.disabled {
+        return Err(fail(&user.username, "account_disabled"));
+    }
+    if app.hasher.needs_rehash(&user.password_hash) {
+        let new = app.hasher.hash(pw.as_bytes())?;
+        app.store
+            .rehash_password(user.id, &user.password_hash, &new)?;
+    }
+    let methods = mfa_methods(app, &user)?;
+    let ok = |action: &'static str, detail| {
+        client.event(
+            now,
+            Some(&user.username),
+            action,
+            Some(&user.username),
+            Outcome::Success,
+            detail,
+        )
+    };
+    if !methods.is_empty() {
+        let (t, ch) = new_challenge(app, &user, ChallengeStage::Mfa, "password", client, now)?;
+        app.store
+            .create_challenge(ch, ok("login.password", json!({ "next": "mfa" })))?;
+        return Ok(LoginStep::MfaRequired {
+            challenge: t.text,
+            methods,
+        });
+    }
+    if user.must_change_password {
+        let (t, ch) = new_challenge(
+            app,
+            &user,
+            ChallengeStage::PasswordChange,
+            "password",
+            client,
+            now,
+        )?;
+        app.store.create_challenge(
+            ch,
+            ok("login.password", json!({ "next": "password_change" })),
+        )?;
+        return Ok(LoginStep::PasswordChangeRequired { challenge: t.text });
+    }
+    let t = tokens::new_token()?;
+    let expires_at = now + app.config.session.lifetime.as_secs() as i64;
+    app.store.create_session(
+        NewSession {
+            token_hash: t.hash,
+            user_id: user.id,
+            created_at: now,
+            expires_at,
+            address: client.address.clone(),
+            user_agent: client.user_agent.clone(),
+            method: "password".into(),
+        },
+        ok("login", json!({ "method": "password" })),
+    )?;
+    Ok(LoginStep::Session(IssuedSession {
+        token: t.text,
+        expires_at,
+        backup_codes_low: None,
+    }))
+}
+
+fn live_challenge(
+    app: &Authd,
+    token: &str,
+    stage: ChallengeStage,
+    now: UnixTime,
+) -> Result<(Challenge, User)> {
+    let ch = app
+        .store
+        .challenge_by_hash(&tokens::hash_token(token), now)?
+        .filter(|c| c.stage == stage)
+        .ok_or(Error::ChallengeExpired)?;
+    let user = app
+        .store
+        .user_by_id(ch.user_id)?
+        .filter(|u| !u.disabled)
+        .ok_or(Error::ChallengeExpired)?;
+    Ok((ch, user))
+}
+
+/// Step 2: a second factor.
+pub fn mfa_step(
+    app: &Authd,
+    challenge: &str,
+    method: MfaMethod,
+    code: &str,
+    client: &ClientInfo,
+    now: UnixTime,
+) -> Result<LoginStep> {
+    let (ch, user) = live_challenge(app, challenge, ChallengeStage::Mfa, now)?;
+    let methods = mfa_methods(app, &user)?;
+    if !methods.contains(&method) {
+        return Err(Error::MethodNotAvailable);
+    }
+    let effect = match method {
+        MfaMethod::Totp => {
+            let creds = app.store.list_totp(user.id)?;
+            totp::find_match(&app.key, &creds, code, now, app.config.totp.skew_steps)?.map(
+                |(credential_id, step)| Effect::TotpStep {
+                    credential_id,
+                    step,
+                },
+            )
+        }
+        MfaMethod::BackupCode => match backup_codes::normalize(code) {
+            None => None,
+            Some(norm) => {
+                let mut found = None;
+                for c in app
+                    .store
+                    .unused_backup_codes(user.id, backup_codes::tag_of(&norm))?
+                {
+                    if app.hasher.verify(norm.as_bytes(), &c.hash)? {
+                        found = Some(Effect::BackupCode { code_id: c.id });
+                        break;
+                    }
+                }
+                found
+            }
+        },
+    };
+    let audit = |outcome, detail| {
+        client.event(
+            now,
+            Some(&user.username),
+            "login.mfa",
+            Some(&user.username),
+            outcome,
+            detail,
+        )
+    };
+    let Some(effect) = effect else {
+        app.store.fail_challenge(
+            ch.id,
+            MAX_CHALLENGE_ATTEMPTS,
+            audit(
+                Outcome::Failure,
+                json!({ "method": method.as_str(), "reason": "bad_code" }),
+            ),
+        )?;
+        return Err(Error::InvalidCode);
+    };
+    let method_done = format!("{}+{}", ch.method, method.as_str());
+    let (step, next) = if user.must_change_password {
+        let (t, nch) = new_challenge(
+            app,
+            &user,
+            ChallengeStage::PasswordChange,
+            &method_done,
+            client,
+            now,
+        )?;
+        (
+            LoginStep::PasswordChangeRequired { challenge: t.text },
+            Next::Challenge(nch),
+        )
+    } else {
+        let (t, s) = new_session(app, &user, &ch, now, &method_done)?;
+        let expires_at = s.expires_at;
+        (
+            LoginStep::Session(IssuedSession {
+                token: t.text,
+                expires_at,
+                backup_codes_low: None,
+            }),
+            Next::Session(s),
+        )
+    };
+    let done = app.store.complete_challenge(
+        ch.id,
+        Some(effect),
+        next,
+        now,
+        audit(Outcome::Success, json!({ "method": method.as_str() })),
+    )?;
+    if !done {
+        // Raced by a concurrent request with the same code, or the code was already used.
+        app.store.append_audit(audit(
+            Outcome::Failure,
+            json!({ "method": method.as_str(), "reason": "replay" }),
+        ))?;
+        return Err(Error::InvalidCode);
+    }
+    Ok(match step {
+        LoginStep::Session(mut s) if method == MfaMethod::BackupCode => {
+            let left = app.store.count_backup_codes(user.id)?;
+            if left as usize <= app.config.backup_codes.warn_at_or_below {
+                s.backup_codes_low = Some(left);
+            }
+            LoginStep::Session(s)
+        }
+        other => other,
+    })
+}
+
+/// Step 3 (when required): choose a new password.
+pub fn password_change_step(
+    app: &Authd,
+    challenge: &str,
+    new_password: &str,
+    client: &ClientInfo,
+    now: UnixTime,
+) -> Result<LoginStep> {
+    let (ch, user) = live_challenge(app, challenge, ChallengeStage::PasswordChange, now)?;
+    let norm = app
+        .policy
+        .check(new_password, &user.username, user.mfa_required_by_policy())
+        .map_err(Error::WeakPassword)?;
+    if app.hasher.verify(norm.as_bytes(), &user.password_hash)? {
+        return Err(Error::WeakPassword(password::PolicyViolation::Reused));
+    }
+    let hash = app.hasher.hash(norm.as_bytes())?;
+    let (t, s) = new_session(app, &user, &ch, now, &ch.method)?;
+    let expires_at = s.expires_at;
+    let audit = client.event(
+        now,
+        Some(&user.username),
+        "login.password_change",
+        Some(&user.username),
+        Outcome::Success,
+        json!({}),
+    );
+    if !app.store.complete_challenge(
+        ch.id,
+        Some(Effect::SetPassword {
+            password_hash: hash,
+        }),
+        Next::Session(s),
+        now,
+        audit,
+    )? {
+        return Err(Error::ChallengeExpired);
+    }
+    Ok(LoginStep::Session(IssuedSession {
+        token: t.text,
+        expires_at,
+        backup_codes_low: None,
+    }))
+}
+
+/// A request's authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    /// The session used.
+    pub session: Session,
+    /// Its account.
+    pub user: User,
+}
+
+/// Resolve a bearer token or cookie value to its live session.
+pub fn authenticate(app: &Authd, token: &str, now: UnixTime) -> Result<Authenticated> {
+    if token.len() > 128 {
+        return Err(Error::Unauthenticated);
+    }
+    let (session, user) = app
+        .store
+        .session_by_hash(&tokens::hash_token(token), now)?
+        .ok_or(Error::Unauthenticated)?;
+    if user.disabled {
+        return Err(Error::Unauthenticated);
+    }
+    if now - session.last_seen_at >= 60 {
+        app.store.touch_session(session.id, now)?;
+    }
+    Ok(Authenticated { session, user })
+}
+
+/// End the caller's session.
+pub fn logout(app: &Authd, who: &Authenticated, client: &ClientInfo, now: UnixTime) -> Result<()> {
+    let ev = client.event(
+        now,
+        Some(&who.user.username),
+        "logout",
+        Some(&who.user.username),
+        Outcome::Success,
+        json!({ "session": who.session.id }),
+    );
+    app.store.revoke_session(who.user.id, who.session.id, ev)?;
+    Ok(())
+}

@@ -1,0 +1,11 @@
+//! One module per user-facing flow. Each is a plain function over [`crate::Authd`] taking `now`
+//! and the client's facts as arguments, testable without HTTP.
+
+pub mod account;
+pub mod admin;
+pub mod login;
+
+#[cfg(test)]
+pub(crate) mod testkit;
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,127 @@
+//! Extractors. A handler that needs a logged-in user takes [`Caller`]; one that needs an admin
+//! takes [`Admin`] and cannot be written without it. [`ApiJson`] checks the content type, the
+//! size and the shape of a JSON body and answers each failure with its own error code.
+
+use super::AppState;
+use super::error::ApiError;
+use crate::flows::login::{self, Authenticated};
+use crate::model::{ClientInfo, Role};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use serde::de::DeserializeOwned;
+use std::net::SocketAddr;
+
+/// The TCP peer of the connection, inserted by the accept loop.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddr(pub SocketAddr);
+
+/// Longest user agent kept in records.
+const MAX_UA: usize = 256;
+
+/// Client facts for audit records.
+#[derive(Debug, Clone)]
+pub struct Client(pub ClientInfo);
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        Ok(Client(client_info(parts)))
+    }
+}
+
+/// Client facts of a request.
+pub fn client_info(parts: &Parts) -> ClientInfo {
+    let address = parts
+        .extensions
+        .get::<PeerAddr>()
+        .map(|p| p.0.ip().to_string())
+        .unwrap_or_default();
+    let user_agent: String = parts
+        .headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_UA)
+        .collect();
+    ClientInfo {
+        address,
+        user_agent,
+    }
+}
+
+/// A JSON body of type `T`.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned + Send> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, st: &AppState) -> Result<Self, ApiError> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"));
+        if !is_json {
+            return Err(ApiError::unsupported_media_type());
+        }
+        let limit = st.app.config.server.body_limit_bytes;
+        let bytes = axum::body::to_bytes(req.into_body(), limit)
+            .await
+            .map_err(|_| ApiError::payload_too_large(limit))?;
+        serde_json::from_slice(&bytes)
+            .map(ApiJson)
+            .map_err(ApiError::invalid_json)
+    }
+}
+
+/// The bearer token of a request, if any.
+pub fn bearer(parts: &Parts) -> Option<&str> {
+    let v = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+}
+
+/// A request carrying a live API session (`Authorization: Bearer`).
+#[derive(Debug, Clone)]
+pub struct Caller(pub Authenticated);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, ApiError> {
+        let token = bearer(parts)
+            .ok_or(crate::Error::Unauthenticated)?
+            .to_owned();
+        let now = st.app.now();
+        let who = st
+            .app
+            .blocking(move |app| login::authenticate(app, &token, now))
+            .await?;
+        Ok(Caller(who))
+    }
+}
+
+/// A request from an admin. Handlers for admin routes take this type, so the role check
+/// cannot be forgotten.
+#[derive(Debug, Clone)]
+pub struct Admin(pub Authenticated);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, ApiError> {
+        let Caller(who) = Caller::from_request_parts(parts, st).await?;
+        if !who.user.has_role(Role::Admin) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                crate::Error::Forbidden.to_string(),
+            ));
+        }
+        Ok(Admin(who))
+    }
+}

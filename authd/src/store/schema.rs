@@ -1,0 +1,87 @@
+//! Schema migrations, versioned in the code. `PRAGMA user_version` holds the number of
+//! migrations applied; each runs in its own transaction at open. Never edit a released
+//! migration: append a new one.
+
+/// Migrations in order; index + 1 is the schema version after applying it.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: accounts, TOTP devices, backup codes, login challenges, sessions, audit.
+    r#"
+    CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        username TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        roles TEXT NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0,
+        must_change_password INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        password_changed_at INTEGER NOT NULL
+    ) STRICT;
+
+    CREATE TABLE totp_credentials (
+        id INTEGER PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        label TEXT NOT NULL,
+        secret BLOB NOT NULL,
+        algorithm TEXT NOT NULL,
+        digits INTEGER NOT NULL,
+        period INTEGER NOT NULL,
+        confirmed INTEGER NOT NULL DEFAULT 0,
+        last_step INTEGER NOT NULL DEFAULT -1,
+        created_at INTEGER NOT NULL,
+        last_used_at INTEGER
+    ) STRICT;
+    CREATE INDEX totp_by_user ON totp_credentials(user_id);
+
+    CREATE TABLE backup_codes (
+        id INTEGER PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        tag TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        used_at INTEGER
+    ) STRICT;
+    CREATE INDEX backup_by_user ON backup_codes(user_id, tag);
+
+    CREATE TABLE challenges (
+        id INTEGER PRIMARY KEY,
+        token_hash BLOB NOT NULL UNIQUE,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        stage TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        method TEXT NOT NULL,
+        address TEXT NOT NULL,
+        user_agent TEXT NOT NULL
+    ) STRICT;
+
+    CREATE TABLE sessions (
+        id INTEGER PRIMARY KEY,
+        token_hash BLOB NOT NULL UNIQUE,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL,
+        address TEXT NOT NULL,
+        user_agent TEXT NOT NULL,
+        method TEXT NOT NULL,
+        revoked_at INTEGER
+    ) STRICT;
+    CREATE INDEX sessions_by_user ON sessions(user_id);
+
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        actor TEXT,
+        action TEXT NOT NULL,
+        target TEXT,
+        outcome TEXT NOT NULL,
+        address TEXT NOT NULL,
+        user_agent TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        hash BLOB NOT NULL
+    ) STRICT;
+    CREATE INDEX audit_by_actor ON audit(actor);
+    CREATE INDEX audit_by_target ON audit(target);
+    "#,
+];

@@ -1,0 +1,332 @@
+//! The configuration sections: one struct per `[section]` of `sesame.toml`, with the defaults
+//! that run as-is. Field names are the TOML keys; `sesame.toml.example` lists them all.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// The whole configuration of a Sesame appliance: one field per `[section]`.
+///
+/// Build it with [`crate::load`] (file + environment, validated), [`Config::from_toml_str`], or
+/// start from [`Config::default()`], which is valid and runs as-is.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// `[server]`: listening socket, data directory, request limits.
+    pub server: Server,
+    /// `[tls]`: certificate and key files (a self-signed pair is generated when unset).
+    pub tls: Tls,
+    /// `[log]`: log format and filter.
+    pub log: Log,
+    /// `[session]`: session and login-challenge lifetimes, cookie name.
+    pub session: Session,
+    /// `[password]`: password policy and argon2id parameters.
+    pub password: Password,
+    /// `[hashing]`: the bounded pool that runs password hashing.
+    pub hashing: Hashing,
+    /// `[totp]`: software TOTP parameters.
+    pub totp: Totp,
+    /// `[backup_codes]`: how many single-use backup codes a user gets.
+    pub backup_codes: BackupCodes,
+    /// `[bootstrap]`: the first administrator account.
+    pub bootstrap: Bootstrap,
+}
+
+impl Config {
+    /// **For tests only**: the defaults with cheap password hashing
+    /// ([`Password::danger_fast_for_tests`]) and a listener on `127.0.0.1:0` (any free port).
+    ///
+    /// This configuration does **not** pass [`Config::validate`] (its argon2 memory is below the
+    /// floor), so it can never come out of [`crate::load`]: it exists only to be built in code.
+    pub fn danger_test_defaults() -> Self {
+        let mut config = Self::default();
+        config.server.listen = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+        config.password = Password::danger_fast_for_tests();
+        config
+    }
+}
+
+/// `[server]`: where and how authd listens.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Server {
+    /// Address and port of the HTTPS listener. Default `127.0.0.1:8443`.
+    pub listen: SocketAddr,
+    /// Directory holding the database, the master key and the generated certificate.
+    /// Default `./sesame-data`.
+    pub data_dir: PathBuf,
+    /// Connections served at once; more wait in the kernel's accept queue. Default 1024.
+    pub max_connections: usize,
+    /// Largest request body accepted, in bytes. Default 65536.
+    pub body_limit_bytes: usize,
+    /// Time allowed for a whole request. Default 30s.
+    #[serde(with = "crate::duration::as_text")]
+    pub request_timeout: Duration,
+    /// Name of the service: TOTP issuer, page titles, and refused as a password.
+    /// Default `Sesame`.
+    pub service_name: String,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 8443)),
+            data_dir: PathBuf::from("./sesame-data"),
+            max_connections: 1024,
+            body_limit_bytes: 64 * 1024,
+            request_timeout: Duration::from_secs(30),
+            service_name: "Sesame".to_owned(),
+        }
+    }
+}
+
+/// `[tls]`: the certificate authd presents. Both files or neither; with neither, authd
+/// generates a self-signed certificate for localhost in `server.data_dir`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tls {
+    /// PEM certificate chain, leaf first. An empty string means unset.
+    #[serde(
+        deserialize_with = "optional_path",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1). An empty string means unset.
+    #[serde(
+        deserialize_with = "optional_path",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub key_file: Option<PathBuf>,
+}
+
+/// `[log]`: what the logs look like and how much they say.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Log {
+    /// `"text"` for people, `"json"` for collectors. Default `text`.
+    pub format: LogFormat,
+    /// A level (`trace`, `debug`, `info`, `warn`, `error`) or a filter such as
+    /// `"authd=debug,info"`. Default `info`.
+    pub level: String,
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".to_owned(),
+        }
+    }
+}
+
+/// Log output format, `"text"` or `"json"` in TOML.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[session]`: how long logins last.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Session {
+    /// Lifetime of a session once logged in. Default 4h.
+    #[serde(with = "crate::duration::as_text")]
+    pub lifetime: Duration,
+    /// Time allowed between login steps (password → second factor → new PIN). Default 5m.
+    #[serde(with = "crate::duration::as_text")]
+    pub challenge_lifetime: Duration,
+    /// Name of the session cookie. Default `sesame_session`.
+    pub cookie_name: String,
+}
+
+impl Default for Session {
+    fn default() -> Self {
+        Self {
+            lifetime: Duration::from_secs(4 * 3600),
+            challenge_lifetime: Duration::from_secs(5 * 60),
+            cookie_name: "sesame_session".to_owned(),
+        }
+    }
+}
+
+/// `[password]`: password policy (NIST SP 800-63B-4) and argon2id cost (OWASP defaults).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Password {
+    /// Minimum length, in characters, where the account's policy requires a second factor.
+    /// Default 8.
+    pub min_length_with_mfa: usize,
+    /// Minimum length, in characters, where it does not. Default 15.
+    pub min_length_without_mfa: usize,
+    /// Longest password accepted, in bytes (checked whole, never truncated). Default 1024.
+    pub max_bytes: usize,
+    /// argon2id memory cost in KiB. Default 19456 (19 MiB).
+    pub argon2_memory_kib: u32,
+    /// argon2id passes over memory. Default 2.
+    pub argon2_iterations: u32,
+    /// argon2id lanes. Default 1.
+    pub argon2_parallelism: u32,
+}
+
+impl Default for Password {
+    fn default() -> Self {
+        Self {
+            min_length_with_mfa: 8,
+            min_length_without_mfa: 15,
+            max_bytes: 1024,
+            argon2_memory_kib: 19_456,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+        }
+    }
+}
+
+impl Password {
+    /// **For tests only**: the default policy with argon2id at 256 KiB and one pass, so a
+    /// test suite can hash hundreds of passwords quickly. [`crate::Config::validate`] refuses
+    /// it: it can only be set in code, never from a file or the environment.
+    pub fn danger_fast_for_tests() -> Self {
+        Self {
+            argon2_memory_kib: 256,
+            argon2_iterations: 1,
+            argon2_parallelism: 1,
+            ..Self::default()
+        }
+    }
+}
+
+/// `[hashing]`: the bounded pool that runs argon2 off the async workers.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Hashing {
+    /// Hashing threads; 0 means one per CPU core. Default 0.
+    pub threads: usize,
+    /// Jobs allowed to wait beyond the busy threads; more are refused with 503. Default 64.
+    pub queue: usize,
+}
+
+impl Default for Hashing {
+    fn default() -> Self {
+        Self {
+            threads: 0,
+            queue: 64,
+        }
+    }
+}
+
+/// `[totp]`: software TOTP (RFC 6238) parameters for new enrolments.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Totp {
+    /// HMAC algorithm: `SHA1`, `SHA256` or `SHA512`. Default `SHA1` (what every app supports).
+    pub algorithm: String,
+    /// Code length: 6 or 8. Default 6.
+    pub digits: u8,
+    /// Time step in seconds: 30 or 60. Default 30.
+    pub period: u64,
+    /// Steps accepted either side of now, for clock drift. Default 1.
+    pub skew_steps: u64,
+}
+
+impl Default for Totp {
+    fn default() -> Self {
+        Self {
+            algorithm: "SHA1".to_owned(),
+            digits: 6,
+            period: 30,
+            skew_steps: 1,
+        }
+    }
+}
+
+/// `[backup_codes]`: single-use recovery codes.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackupCodes {
+    /// Codes issued per set: 5 to 20. Default 10.
+    pub count: usize,
+    /// Warn the user when this many unused codes or fewer remain. Default 2.
+    pub warn_at_or_below: usize,
+}
+
+impl Default for BackupCodes {
+    fn default() -> Self {
+        Self {
+            count: 10,
+            warn_at_or_below: 2,
+        }
+    }
+}
+
+/// `[bootstrap]`: the administrator created on first start, when the store has no account.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Bootstrap {
+    /// Username of the first administrator. Default `admin`.
+    pub admin_username: String,
+    /// File holding the first administrator's password (e.g. a container secret). An empty
+    /// string means unset.
+    #[serde(
+        deserialize_with = "optional_path",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub password_file: Option<PathBuf>,
+}
+
+impl Default for Bootstrap {
+    fn default() -> Self {
+        Self {
+            admin_username: "admin".to_owned(),
+            password_file: None,
+        }
+    }
+}
+
+/// Optional paths are plain strings; the empty string means "not set", so the environment can
+/// clear a path that the file sets (`SESAME_TLS_CERT_FILE=`).
+fn optional_path<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+    let text = String::deserialize(d)?;
+    Ok((!text.is_empty()).then(|| PathBuf::from(text)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_documented_values() {
+        let config = Config::default();
+        assert_eq!(config.server.listen.to_string(), "127.0.0.1:8443");
+        assert_eq!(config.server.data_dir, PathBuf::from("./sesame-data"));
+        assert_eq!(config.server.body_limit_bytes, 65_536);
+        assert_eq!(config.session.lifetime, Duration::from_secs(14_400));
+        assert_eq!(config.password.argon2_memory_kib, 19_456);
+        assert_eq!(config.tls, Tls::default());
+        assert_eq!(config.tls.cert_file, None);
+        assert_eq!(config.bootstrap.password_file, None);
+    }
+
+    #[test]
+    fn empty_optional_path_means_unset() {
+        let config = Config::from_toml_str("[tls]\ncert_file = \"\"\nkey_file = \"\"\n").unwrap();
+        assert_eq!(config.tls, Tls::default());
+    }
+
+    #[test]
+    fn danger_test_defaults_are_cheap_and_refused_by_validate() {
+        let config = Config::danger_test_defaults();
+        assert_eq!(config.server.listen.port(), 0);
+        assert_eq!(config.password.argon2_memory_kib, 256);
+        assert_eq!(config.password.argon2_iterations, 1);
+        let error = config.validate().unwrap_err();
+        assert_eq!(error.code(), "invalid_setting");
+        assert!(error.to_string().starts_with("password.argon2_memory_kib"));
+    }
+}

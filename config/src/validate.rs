@@ -1,0 +1,519 @@
+//! [`Config::validate`]: the rules that typed values must also follow. Each message names the
+//! key, the rule and the value found; `docs/configuration.md` lists the same rules.
+
+use std::fmt::Display;
+use std::time::Duration;
+
+use crate::sections::{BackupCodes, Bootstrap, Hashing, Log, Password, Server, Session, Tls, Totp};
+use crate::{Config, ConfigError, format_duration};
+
+/// Largest request body authd may be configured to accept: 16 MiB.
+const MAX_BODY_LIMIT: usize = 16 * 1024 * 1024;
+
+impl Config {
+    /// Checks every rule and returns the first broken one, in the order of the sections.
+    /// [`crate::load`] and [`Config::from_toml_str`] call it; call it yourself on a
+    /// configuration built in code. [`Config::default()`] passes.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        server(&self.server)?;
+        tls(&self.tls)?;
+        log(&self.log)?;
+        session(&self.session)?;
+        password(&self.password)?;
+        hashing(&self.hashing)?;
+        totp(&self.totp)?;
+        backup_codes(&self.backup_codes)?;
+        bootstrap(&self.bootstrap)
+    }
+}
+
+fn invalid(key: &'static str, rule: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        rule: rule.into(),
+    }
+}
+
+/// `key must be between {min} and {max}{note}, got {value}` unless `min <= value <= max`.
+fn between<T: PartialOrd + Display>(
+    key: &'static str,
+    value: T,
+    min: T,
+    max: T,
+    note: &str,
+) -> Result<(), ConfigError> {
+    if min <= value && value <= max {
+        Ok(())
+    } else {
+        Err(invalid(
+            key,
+            format!("must be between {min} and {max}{note}, got {value}"),
+        ))
+    }
+}
+
+fn at_least<T: PartialOrd + Display>(
+    key: &'static str,
+    value: T,
+    min: T,
+    note: &str,
+) -> Result<(), ConfigError> {
+    if value >= min {
+        Ok(())
+    } else {
+        Err(invalid(
+            key,
+            format!("must be at least {min}{note}, got {value}"),
+        ))
+    }
+}
+
+fn duration_between(
+    key: &'static str,
+    value: Duration,
+    min: Duration,
+    max: Duration,
+) -> Result<(), ConfigError> {
+    if min <= value && value <= max {
+        Ok(())
+    } else {
+        Err(invalid(
+            key,
+            format!(
+                "must be between {} and {}, got {}",
+                format_duration(min),
+                format_duration(max),
+                format_duration(value)
+            ),
+        ))
+    }
+}
+
+const fn minutes(n: u64) -> Duration {
+    Duration::from_secs(n * 60)
+}
+
+fn server(server: &Server) -> Result<(), ConfigError> {
+    if server.data_dir.as_os_str().is_empty() {
+        return Err(invalid("server.data_dir", "must not be empty"));
+    }
+    at_least("server.max_connections", server.max_connections, 1, "")?;
+    between(
+        "server.body_limit_bytes",
+        server.body_limit_bytes,
+        1024,
+        MAX_BODY_LIMIT,
+        " (16 MiB)",
+    )?;
+    duration_between(
+        "server.request_timeout",
+        server.request_timeout,
+        Duration::from_secs(1),
+        minutes(60),
+    )?;
+    let name = &server.service_name;
+    if name.is_empty()
+        || name.chars().count() > 64
+        || name.chars().any(|c| c == ':' || c.is_control())
+    {
+        // ':' separates issuer and account in an otpauth:// label.
+        return Err(invalid(
+            "server.service_name",
+            format!("must be 1 to 64 characters without ':' or control characters, got {name:?}"),
+        ));
+    }
+    Ok(())
+}
+
+fn tls(tls: &Tls) -> Result<(), ConfigError> {
+    match (&tls.cert_file, &tls.key_file) {
+        (Some(_), None) => Err(invalid(
+            "tls.cert_file",
+            "and tls.key_file must be set together (only tls.cert_file is set)",
+        )),
+        (None, Some(_)) => Err(invalid(
+            "tls.cert_file",
+            "and tls.key_file must be set together (only tls.key_file is set)",
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn log(log: &Log) -> Result<(), ConfigError> {
+    let level = &log.level;
+    let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "_=,:.-".contains(c);
+    if level.is_empty() || !level.chars().all(allowed) {
+        return Err(invalid(
+            "log.level",
+            format!(
+                "must be trace, debug, info, warn, error or a filter such as \"authd=debug,info\" \
+                 (characters a-z 0-9 _ = , : . -), got {level:?}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn session(session: &Session) -> Result<(), ConfigError> {
+    duration_between(
+        "session.lifetime",
+        session.lifetime,
+        minutes(5),
+        minutes(30 * 24 * 60),
+    )?;
+    duration_between(
+        "session.challenge_lifetime",
+        session.challenge_lifetime,
+        Duration::from_secs(30),
+        minutes(60),
+    )?;
+    let name = &session.cookie_name;
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "_-.".contains(c);
+    if name.is_empty() || name.len() > 64 || !name.chars().all(allowed) {
+        return Err(invalid(
+            "session.cookie_name",
+            format!("must be 1 to 64 of the characters A-Z a-z 0-9 _ - ., got {name:?}"),
+        ));
+    }
+    Ok(())
+}
+
+fn password(password: &Password) -> Result<(), ConfigError> {
+    const NIST: &str = " (NIST SP 800-63B-4)";
+    at_least(
+        "password.min_length_with_mfa",
+        password.min_length_with_mfa,
+        8,
+        NIST,
+    )?;
+    at_least(
+        "password.min_length_without_mfa",
+        password.min_length_without_mfa,
+        15,
+        NIST,
+    )?;
+    if password.min_length_without_mfa < password.min_length_with_mfa {
+        return Err(invalid(
+            "password.min_length_without_mfa",
+            format!(
+                "must be at least password.min_length_with_mfa ({}), got {}",
+                password.min_length_with_mfa, password.min_length_without_mfa
+            ),
+        ));
+    }
+    between("password.max_bytes", password.max_bytes, 64, 4096, NIST)?;
+    if password.min_length_without_mfa > password.max_bytes {
+        return Err(invalid(
+            "password.min_length_without_mfa",
+            format!(
+                "must not exceed password.max_bytes ({}), got {}",
+                password.max_bytes, password.min_length_without_mfa
+            ),
+        ));
+    }
+    // Floor 8 MiB (OWASP's weakest argon2id row is 7 MiB with t=5); ceiling 4 GiB per hash.
+    // Cheaper settings for tests exist only in code: `Password::danger_fast_for_tests`.
+    between(
+        "password.argon2_memory_kib",
+        password.argon2_memory_kib,
+        8192,
+        4 * 1024 * 1024,
+        " KiB (8 MiB to 4 GiB)",
+    )?;
+    at_least(
+        "password.argon2_iterations",
+        password.argon2_iterations,
+        1,
+        "",
+    )?;
+    // With p <= 64 and m >= 8192, argon2's own rule m >= 8 * p always holds.
+    between(
+        "password.argon2_parallelism",
+        password.argon2_parallelism,
+        1,
+        64,
+        "",
+    )
+}
+
+fn hashing(hashing: &Hashing) -> Result<(), ConfigError> {
+    if hashing.threads > 1024 {
+        return Err(invalid(
+            "hashing.threads",
+            format!(
+                "must be at most 1024 (0 = one per CPU core), got {}",
+                hashing.threads
+            ),
+        ));
+    }
+    at_least("hashing.queue", hashing.queue, 1, "")
+}
+
+fn totp(totp: &Totp) -> Result<(), ConfigError> {
+    if !matches!(totp.algorithm.as_str(), "SHA1" | "SHA256" | "SHA512") {
+        return Err(invalid(
+            "totp.algorithm",
+            format!(
+                "must be one of SHA1, SHA256, SHA512, got {:?}",
+                totp.algorithm
+            ),
+        ));
+    }
+    if !matches!(totp.digits, 6 | 8) {
+        return Err(invalid(
+            "totp.digits",
+            format!("must be 6 or 8, got {}", totp.digits),
+        ));
+    }
+    if !matches!(totp.period, 30 | 60) {
+        return Err(invalid(
+            "totp.period",
+            format!("must be 30 or 60 seconds, got {}", totp.period),
+        ));
+    }
+    if totp.skew_steps > 2 {
+        return Err(invalid(
+            "totp.skew_steps",
+            format!("must be at most 2, got {}", totp.skew_steps),
+        ));
+    }
+    Ok(())
+}
+
+fn backup_codes(codes: &BackupCodes) -> Result<(), ConfigError> {
+    between("backup_codes.count", codes.count, 5, 20, "")?;
+    if codes.warn_at_or_below >= codes.count {
+        return Err(invalid(
+            "backup_codes.warn_at_or_below",
+            format!(
+                "must be below backup_codes.count ({}), got {}",
+                codes.count, codes.warn_at_or_below
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn bootstrap(bootstrap: &Bootstrap) -> Result<(), ConfigError> {
+    let name = &bootstrap.admin_username;
+    let allowed = |c: char| c.is_alphanumeric() || "@.+-_".contains(c);
+    if name.is_empty() || name.chars().count() > 150 || !name.chars().all(allowed) {
+        return Err(invalid(
+            "bootstrap.admin_username",
+            format!("must be 1 to 150 letters, digits or @ . + - _, got {name:?}"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    /// The message `validate` gives after `change` is applied to the defaults.
+    fn message(change: impl FnOnce(&mut Config)) -> String {
+        let mut config = Config::default();
+        change(&mut config);
+        let error = config.validate().unwrap_err();
+        assert_eq!(error.code(), "invalid_setting");
+        error.to_string()
+    }
+
+    fn valid(change: impl FnOnce(&mut Config)) -> bool {
+        let mut config = Config::default();
+        change(&mut config);
+        config.validate().is_ok()
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        assert_eq!(Config::default().validate().ok(), Some(()));
+    }
+
+    #[test]
+    fn server_rules() {
+        assert_eq!(
+            message(|c| c.server.data_dir = PathBuf::new()),
+            "server.data_dir must not be empty"
+        );
+        assert_eq!(
+            message(|c| c.server.max_connections = 0),
+            "server.max_connections must be at least 1, got 0"
+        );
+        assert_eq!(
+            message(|c| c.server.body_limit_bytes = 1023),
+            "server.body_limit_bytes must be between 1024 and 16777216 (16 MiB), got 1023"
+        );
+        assert!(valid(|c| c.server.body_limit_bytes = MAX_BODY_LIMIT));
+        assert!(!valid(|c| c.server.body_limit_bytes = MAX_BODY_LIMIT + 1));
+        assert_eq!(
+            message(|c| c.server.request_timeout = Duration::ZERO),
+            "server.request_timeout must be between 1s and 1h, got 0s"
+        );
+        assert_eq!(
+            message(|c| c.server.service_name = "Acme:SSO".into()),
+            "server.service_name must be 1 to 64 characters without ':' or control characters, \
+             got \"Acme:SSO\""
+        );
+        assert!(!valid(|c| c.server.service_name = String::new()));
+        assert!(valid(
+            |c| c.server.service_name = "Société Générale SSO".into()
+        ));
+    }
+
+    #[test]
+    fn tls_files_go_together() {
+        assert_eq!(
+            message(|c| c.tls.cert_file = Some("cert.pem".into())),
+            "tls.cert_file and tls.key_file must be set together (only tls.cert_file is set)"
+        );
+        assert_eq!(
+            message(|c| c.tls.key_file = Some("key.pem".into())),
+            "tls.cert_file and tls.key_file must be set together (only tls.key_file is set)"
+        );
+        assert!(valid(|c| {
+            c.tls.cert_file = Some("cert.pem".into());
+            c.tls.key_file = Some("key.pem".into());
+        }));
+    }
+
+    #[test]
+    fn log_level_rules() {
+        assert!(valid(
+            |c| c.log.level = "authd=debug,tower_http=warn,info".into()
+        ));
+        assert_eq!(
+            message(|c| c.log.level = "INFO".into()),
+            "log.level must be trace, debug, info, warn, error or a filter such as \
+             \"authd=debug,info\" (characters a-z 0-9 _ = , : . -), got \"INFO\""
+        );
+        assert!(!valid(|c| c.log.level = String::new()));
+        assert!(!valid(|c| c.log.level = "info; rm".into()));
+    }
+
+    #[test]
+    fn session_rules() {
+        assert_eq!(
+            message(|c| c.session.lifetime = minutes(1)),
+            "session.lifetime must be between 5m and 30d, got 1m"
+        );
+        assert!(valid(|c| c.session.lifetime = minutes(30 * 24 * 60)));
+        assert!(!valid(|c| c.session.lifetime = minutes(30 * 24 * 60 + 1)));
+        assert_eq!(
+            message(|c| c.session.challenge_lifetime = Duration::from_secs(10)),
+            "session.challenge_lifetime must be between 30s and 1h, got 10s"
+        );
+        assert_eq!(
+            message(|c| c.session.cookie_name = "my cookie".into()),
+            "session.cookie_name must be 1 to 64 of the characters A-Z a-z 0-9 _ - ., \
+             got \"my cookie\""
+        );
+    }
+
+    #[test]
+    fn password_rules() {
+        assert_eq!(
+            message(|c| c.password.min_length_with_mfa = 6),
+            "password.min_length_with_mfa must be at least 8 (NIST SP 800-63B-4), got 6"
+        );
+        assert_eq!(
+            message(|c| c.password.min_length_without_mfa = 12),
+            "password.min_length_without_mfa must be at least 15 (NIST SP 800-63B-4), got 12"
+        );
+        assert_eq!(
+            message(|c| c.password.min_length_with_mfa = 20),
+            "password.min_length_without_mfa must be at least \
+             password.min_length_with_mfa (20), got 15"
+        );
+        assert_eq!(
+            message(|c| c.password.max_bytes = 32),
+            "password.max_bytes must be between 64 and 4096 (NIST SP 800-63B-4), got 32"
+        );
+        assert_eq!(
+            message(|c| c.password.min_length_without_mfa = 2000),
+            "password.min_length_without_mfa must not exceed password.max_bytes (1024), got 2000"
+        );
+        assert_eq!(
+            message(|c| c.password.argon2_memory_kib = 4096),
+            "password.argon2_memory_kib must be between 8192 and 4194304 KiB (8 MiB to 4 GiB), \
+             got 4096"
+        );
+        assert_eq!(
+            message(|c| c.password.argon2_iterations = 0),
+            "password.argon2_iterations must be at least 1, got 0"
+        );
+        assert_eq!(
+            message(|c| c.password.argon2_parallelism = 0),
+            "password.argon2_parallelism must be between 1 and 64, got 0"
+        );
+        assert!(valid(|c| c.password.argon2_memory_kib = 8192));
+    }
+
+    #[test]
+    fn hashing_rules() {
+        assert_eq!(
+            message(|c| c.hashing.queue = 0),
+            "hashing.queue must be at least 1, got 0"
+        );
+        assert_eq!(
+            message(|c| c.hashing.threads = 5000),
+            "hashing.threads must be at most 1024 (0 = one per CPU core), got 5000"
+        );
+        assert!(valid(|c| c.hashing.threads = 4));
+    }
+
+    #[test]
+    fn totp_rules() {
+        assert_eq!(
+            message(|c| c.totp.algorithm = "MD5".into()),
+            "totp.algorithm must be one of SHA1, SHA256, SHA512, got \"MD5\""
+        );
+        assert_eq!(
+            message(|c| c.totp.digits = 7),
+            "totp.digits must be 6 or 8, got 7"
+        );
+        assert_eq!(
+            message(|c| c.totp.period = 45),
+            "totp.period must be 30 or 60 seconds, got 45"
+        );
+        assert_eq!(
+            message(|c| c.totp.skew_steps = 3),
+            "totp.skew_steps must be at most 2, got 3"
+        );
+        assert!(valid(|c| {
+            c.totp.algorithm = "SHA512".into();
+            c.totp.digits = 8;
+            c.totp.period = 60;
+            c.totp.skew_steps = 0;
+        }));
+    }
+
+    #[test]
+    fn backup_code_rules() {
+        assert_eq!(
+            message(|c| c.backup_codes.count = 3),
+            "backup_codes.count must be between 5 and 20, got 3"
+        );
+        assert!(!valid(|c| c.backup_codes.count = 21));
+        assert_eq!(
+            message(|c| c.backup_codes.warn_at_or_below = 10),
+            "backup_codes.warn_at_or_below must be below backup_codes.count (10), got 10"
+        );
+    }
+
+    #[test]
+    fn bootstrap_username_rules() {
+        assert_eq!(
+            message(|c| c.bootstrap.admin_username = "ad min".into()),
+            "bootstrap.admin_username must be 1 to 150 letters, digits or @ . + - _, got \"ad min\""
+        );
+        assert!(!valid(|c| c.bootstrap.admin_username = String::new()));
+        assert!(!valid(|c| c.bootstrap.admin_username = "a".repeat(151)));
+        assert!(valid(|c| c.bootstrap.admin_username = "é".repeat(150)));
+        assert!(valid(
+            |c| c.bootstrap.admin_username = "ops+admin@example.org".into()
+        ));
+    }
+}
