@@ -18,6 +18,8 @@
 
 pub mod app;
 pub mod audit;
+pub mod bootstrap;
+pub mod cli;
 pub mod clock;
 pub mod credentials;
 pub mod error;
@@ -26,7 +28,9 @@ pub mod fsutil;
 pub mod http;
 pub mod model;
 pub mod secrets;
+pub mod server;
 pub mod store;
+pub mod tls;
 
 pub use app::Authd;
 pub use error::{Error, Result};

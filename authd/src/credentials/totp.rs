@@ -113,3 +113,35 @@ pub fn find_match(
     }
     Ok(None)
 }
+
+/// Whether `code` is a valid code that was already used (its step is at or before a device's
+/// last accepted step). Only for the audit trail: a replayed code is a signal worth recording.
+pub fn is_replay(
+    key: &MasterKey,
+    creds: &[TotpCredential],
+    code: &str,
+    now: i64,
+    skew_steps: u64,
+) -> Result<bool, Error> {
+    for cred in creds
+        .iter()
+        .filter(|c| c.confirmed && c.last_step.is_some())
+    {
+        let secret = open_secret(key, cred)?;
+        let now = u64::try_from(now).unwrap_or(0);
+        if otp::verify_totp(
+            secret.as_bytes(),
+            &cred.params,
+            code,
+            now,
+            skew_steps,
+            None,
+            0,
+        )
+        .is_some()
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}

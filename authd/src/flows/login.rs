@@ -296,12 +296,21 @@ pub fn mfa_step(
         )
     };
     let Some(effect) = effect else {
+        let replay = method == MfaMethod::Totp
+            && totp::is_replay(
+                &app.key,
+                &app.store.list_totp(user.id)?,
+                code,
+                now,
+                app.config.totp.skew_steps,
+            )?;
+        let reason = if replay { "replay" } else { "bad_code" };
         app.store.fail_challenge(
             ch.id,
             MAX_CHALLENGE_ATTEMPTS,
             audit(
                 Outcome::Failure,
-                json!({ "method": method.as_str(), "reason": "bad_code" }),
+                json!({ "method": method.as_str(), "reason": reason }),
             ),
         )?;
         return Err(Error::InvalidCode);

@@ -1,0 +1,117 @@
+//! Benchmark (not a test): full HTTPS logins per second against raw argon2id verifications per
+//! second, both measured in this run on this machine with the production parameters
+//! (m=19456 KiB, t=2, p=1), and the ratio between them. Target ≥ 0.9.
+//!
+//! Run: `cargo bench --bench login` (optionally `-- SECONDS CONNECTIONS`).
+
+#[path = "../tests/e2e/support.rs"]
+mod support;
+
+use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
+use serde_json::json;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+fn raw_argon2_per_sec(threads: usize, secs: f64) -> f64 {
+    let p = sesame_config::Password::default();
+    let params = Params::new(
+        p.argon2_memory_kib,
+        p.argon2_iterations,
+        p.argon2_parallelism,
+        None,
+    )
+    .unwrap();
+    let a = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+    let hash = a
+        .hash_password_with_salt(b"benchmark password", b"0123456789abcdef")
+        .unwrap()
+        .to_string();
+    let stop = Arc::new(AtomicBool::new(false));
+    let count = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let (a, hash, stop, count) = (a.clone(), hash.clone(), stop.clone(), count.clone());
+            std::thread::spawn(move || {
+                let parsed = argon2::PasswordHash::new(&hash).unwrap();
+                while !stop.load(Ordering::Relaxed) {
+                    a.verify_password(b"benchmark password", &parsed).unwrap();
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs_f64(secs));
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        h.join().unwrap();
+    }
+    count.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+}
+
+fn pct(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().filter(|a| !a.starts_with("--")).collect();
+    let secs: f64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10.0);
+    let conns: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(8);
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+
+    let raw = raw_argon2_per_sec(cores, secs);
+    println!("raw argon2id verifications: {raw:.1}/s on {cores} threads");
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cores)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let srv = support::Server::start_with(|c| {
+            c.password = sesame_config::Password::default();
+            c.hashing.threads = 0;
+        })
+        .await;
+        let c = srv.client();
+        let admin = support::admin_session(&c, "second root passphrase").await;
+        let r = c.post("/api/v1/users", Some(&admin), json!({"username": "bench", "password": "bench passphrase 1", "must_change_password": false})).await;
+        assert_eq!(r.status, 201);
+        let deadline = Instant::now() + Duration::from_secs_f64(secs);
+        let start = Instant::now();
+        let tasks: Vec<_> = (0..conns)
+            .map(|_| {
+                let c = c.clone();
+                tokio::spawn(async move {
+                    let mut conn = c.connect().await;
+                    let (mut ok, mut other, mut lat) = (0u64, 0u64, Vec::new());
+                    while Instant::now() < deadline {
+                        let t = Instant::now();
+                        let r = conn.post("/api/v1/login", None, json!({"username": "bench", "password": "bench passphrase 1"})).await;
+                        lat.push(t.elapsed());
+                        if r.status == 200 { ok += 1 } else { other += 1 }
+                    }
+                    (ok, other, lat)
+                })
+            })
+            .collect();
+        let (mut ok, mut other, mut lat) = (0, 0, Vec::new());
+        for t in tasks {
+            let (o, x, l) = t.await.unwrap();
+            ok += o;
+            other += x;
+            lat.extend(l);
+        }
+        let elapsed = start.elapsed().as_secs_f64();
+        lat.sort();
+        let rate = ok as f64 / elapsed;
+        println!("HTTPS logins (TLS 1.3, keep-alive, {conns} connections): {rate:.1}/s, {other} refused, p50 {:.1} ms, p99 {:.1} ms", pct(&lat, 0.5), pct(&lat, 0.99));
+        println!("ratio logins/s ÷ raw argon2id/s = {:.3} (target ≥ 0.9)", rate / raw);
+        srv.stop().await;
+    });
+}

@@ -1,0 +1,9 @@
+#![allow(unreachable_pub)]
+//! End-to-end tests of the appliance over real sockets and real TLS. One test binary, modules
+//! inside (a 2-core CI links few binaries).
+
+mod support;
+
+mod api_flow;
+mod process;
+mod refusals;

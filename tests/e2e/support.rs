@@ -1,0 +1,262 @@
+//! Test support: a real authd on a free loopback port over real TLS, and a small HTTPS client
+//! (tokio-rustls + hyper) that trusts exactly the server's generated certificate.
+
+#![allow(dead_code, unreachable_pub)]
+
+use authd::clock::ManualClock;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName};
+use serde_json::Value;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpStream;
+
+/// 2026-11-23T12:00:00Z
+pub const T0: i64 = 1_795_435_200;
+pub const ADMIN_PW: &str = "first root passphrase";
+
+/// A running server.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub clock: ManualClock,
+    pub tls: Arc<rustls::ClientConfig>,
+    pub dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+pub fn client_tls(cert_pem: &str) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(cert_pem.as_bytes()) {
+        roots.add(c.expect("cert")).expect("add root");
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Arc::new(cfg)
+}
+
+impl Server {
+    /// Start with cheap argon2 parameters and a bootstrap password file.
+    pub async fn start() -> Server {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(tweak: impl FnOnce(&mut sesame_config::Config)) -> Server {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut cfg = sesame_config::Config::danger_test_defaults();
+        cfg.server.data_dir = dir.path().join("data");
+        let pw = dir.path().join("admin-pw");
+        std::fs::write(&pw, format!("{ADMIN_PW}\n")).expect("pw file");
+        cfg.bootstrap.password_file = Some(pw);
+        tweak(&mut cfg);
+        let clock = ManualClock::new(T0);
+        let c2 = clock.clone();
+        let prepared = tokio::task::spawn_blocking(move || authd::server::start(cfg, Arc::new(c2)))
+            .await
+            .expect("join")
+            .expect("start");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let tls = client_tls(&prepared.tls.cert_pem);
+        let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+        let app = prepared.app.clone();
+        let server_tls = prepared.tls.config.clone();
+        let task = tokio::spawn(async move {
+            authd::server::serve(listener, app, server_tls, async {
+                let _ = rx.await;
+            })
+            .await
+            .expect("serve");
+        });
+        Server {
+            addr,
+            clock,
+            tls,
+            dir,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.await.expect("server task");
+        }
+    }
+
+    pub fn client(&self) -> Client {
+        Client {
+            addr: self.addr,
+            tls: self.tls.clone(),
+        }
+    }
+}
+
+/// An HTTPS client; each request opens its own connection (so concurrent requests really use
+/// many connections).
+#[derive(Clone)]
+pub struct Client {
+    pub addr: SocketAddr,
+    pub tls: Arc<rustls::ClientConfig>,
+}
+
+pub struct Resp {
+    pub status: u16,
+    pub headers: hyper::HeaderMap,
+    pub body: Bytes,
+}
+
+impl Resp {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", String::from_utf8_lossy(&self.body)))
+    }
+    pub fn code(&self) -> String {
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    }
+}
+
+/// A kept-alive HTTP/1.1 connection.
+pub struct Conn {
+    sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+}
+
+impl Client {
+    pub async fn connect(&self) -> Conn {
+        let tcp = TcpStream::connect(self.addr).await.expect("connect");
+        tcp.set_nodelay(true).ok();
+        let tls = tokio_rustls::TlsConnector::from(self.tls.clone())
+            .connect(ServerName::try_from("localhost").expect("name"), tcp)
+            .await
+            .expect("tls handshake");
+        let (sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+                .await
+                .expect("h1 handshake");
+        tokio::spawn(conn);
+        Conn { sender }
+    }
+
+    pub async fn request(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> Resp {
+        self.connect()
+            .await
+            .request(method, path, token, content_type, body)
+            .await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Resp {
+        self.request(
+            "POST",
+            path,
+            token,
+            Some("application/json"),
+            body.to_string().into_bytes(),
+        )
+        .await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Resp {
+        self.request("GET", path, token, None, vec![]).await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Resp {
+        self.request("DELETE", path, token, None, vec![]).await
+    }
+}
+
+impl Conn {
+    pub async fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> Resp {
+        let mut b = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "localhost")
+            .header("user-agent", "e2e-test");
+        if let Some(t) = token {
+            b = b.header("authorization", format!("Bearer {t}"));
+        }
+        if let Some(ct) = content_type {
+            b = b.header("content-type", ct);
+        }
+        let req = b.body(Full::new(Bytes::from(body))).expect("request");
+        self.sender.ready().await.expect("ready");
+        let resp = self.sender.send_request(req).await.expect("send");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp.into_body().collect().await.expect("body").to_bytes();
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn post(&mut self, path: &str, token: Option<&str>, body: Value) -> Resp {
+        self.request(
+            "POST",
+            path,
+            token,
+            Some("application/json"),
+            body.to_string().into_bytes(),
+        )
+        .await
+    }
+}
+
+/// TOTP code for a base32 secret (as returned by enrolment, spaces allowed) at `t`.
+pub fn totp_code(secret_b32: &str, t: i64) -> String {
+    let s = sesame_hardware::OtpSecret::from_base32(secret_b32).expect("secret");
+    let p = sesame_hardware::otp::TotpParams::default();
+    sesame_hardware::otp::totp_at_step(s.as_bytes(), p.step_at(t as u64), &p).to_string()
+}
+
+/// Log the bootstrap admin in, doing the forced password change; returns a session token.
+pub async fn admin_session(c: &Client, new_password: &str) -> String {
+    let r = c
+        .post(
+            "/api/v1/login",
+            None,
+            serde_json::json!({"username": "admin", "password": ADMIN_PW}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let v = r.json();
+    assert_eq!(v["password_change_required"], true, "{v}");
+    let r = c
+        .post(
+            "/api/v1/login/password",
+            None,
+            serde_json::json!({"challenge": v["challenge"], "new_password": new_password}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    r.json()["session"].as_str().expect("session").to_owned()
+}
