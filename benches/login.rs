@@ -42,6 +42,7 @@ fn raw_argon2_per_sec(threads: usize, secs: f64) -> f64 {
             })
         })
         .collect();
+    #[allow(clippy::disallowed_methods)] // a benchmark measures wall time on purpose
     std::thread::sleep(Duration::from_secs_f64(secs));
     stop.store(true, Ordering::Relaxed);
     for h in handles {

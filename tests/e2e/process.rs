@@ -15,6 +15,7 @@ struct Proc {
     lines: Vec<String>,
 }
 
+#[allow(clippy::disallowed_methods)] // the child process reads the real clock; so must we
 fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
