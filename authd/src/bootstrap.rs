@@ -134,7 +134,7 @@ mod tests {
             "{e}"
         );
         assert_eq!(kit.app.store.count_users().unwrap(), 0, "nothing created");
-        std::fs::write(&f, "a long admin passphrase\n").unwrap();
+        std::fs::write(&f, "a long root passphrase\n").unwrap();
         assert!(matches!(
             ensure_admin(&app, kit.clock_now()).unwrap(),
             Bootstrap::FromFile { .. }
@@ -143,7 +143,7 @@ mod tests {
             login::password_step(
                 &app,
                 "admin",
-                "a long admin passphrase",
+                "a long root passphrase",
                 &client(),
                 kit.clock_now()
             )

@@ -92,6 +92,18 @@ impl MasterKey {
         Aes256Gcm::new(key.into())
     }
 
+    /// A 256-bit key for another purpose, derived from the master key:
+    /// HMAC-SHA256(master, "sesame-derive|" ‖ label). Stable across restarts and nodes that
+    /// share the master key; independent keys for independent labels.
+    pub fn derive_key(&self, label: &str) -> [u8; 32] {
+        use hmac::Mac;
+        let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::KeyInit>::new_from_slice(self.0.as_ref())
+            .expect("HMAC accepts any key length");
+        mac.update(b"sesame-derive|");
+        mac.update(label.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     /// Encrypt `plaintext`, bound to `context` (purpose and owner).
     pub fn seal(&self, context: &str, plaintext: &[u8]) -> Result<Vec<u8>, SecretsError> {
         let mut nonce = [0u8; NONCE_LEN];
@@ -178,6 +190,20 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600);
         }
         assert_eq!(format!("{a:?}"), "MasterKey(<redacted>)");
+    }
+
+    #[test]
+    fn derived_keys_are_stable_and_independent() {
+        let k = MasterKey::from_bytes([7; 32]);
+        assert_eq!(
+            k.derive_key("csrf"),
+            MasterKey::from_bytes([7; 32]).derive_key("csrf")
+        );
+        assert_ne!(k.derive_key("csrf"), k.derive_key("other"));
+        assert_ne!(
+            k.derive_key("csrf"),
+            MasterKey::from_bytes([8; 32]).derive_key("csrf")
+        );
     }
 
     #[test]

@@ -1,4 +1,4 @@
-#![allow(unreachable_pub)]
+#![allow(unreachable_pub, clippy::unwrap_used)]
 //! End-to-end tests of the appliance over real sockets and real TLS. One test binary, modules
 //! inside (a 2-core CI links few binaries).
 

@@ -39,7 +39,9 @@ async fn bad_bodies_get_clear_errors_and_change_nothing() {
     let srv = Server::start_with(|c| c.server.body_limit_bytes = 4096).await;
     let c = srv.client();
     let admin = admin_session(&c, "second root passphrase").await;
-    let cases: Vec<(&str, Option<&str>, Vec<u8>, u16, &str)> = vec![
+    // (what, content type, body, status, code)
+    type Case<'a> = (&'a str, Option<&'a str>, Vec<u8>, u16, &'a str);
+    let cases: Vec<Case<'_>> = vec![
         (
             "not json",
             Some("application/json"),

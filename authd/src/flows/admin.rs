@@ -39,7 +39,7 @@ pub fn require_admin(who: &Authenticated) -> Result<()> {
 }
 
 /// A new account as requested.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
     /// Username (normalised to lower case).
@@ -52,6 +52,26 @@ pub struct CreateUser {
     /// Whether the user must change the password at first login (default true).
     #[serde(default = "yes")]
     pub must_change_password: bool,
+}
+
+impl std::fmt::Debug for CreateUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateUser")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .field("roles", &self.roles)
+            .field("must_change_password", &self.must_change_password)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for SetPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SetPassword")
+            .field("password", &"<redacted>")
+            .field("must_change_password", &self.must_change_password)
+            .finish()
+    }
 }
 
 fn yes() -> bool {
@@ -196,7 +216,7 @@ pub fn delete_user(
 }
 
 /// A password set by an admin.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SetPassword {
     /// The new password.

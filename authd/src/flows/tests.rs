@@ -43,7 +43,7 @@ fn enrol_totp(kit: &Kit, who: &login::Authenticated) -> (i64, Vec<u8>) {
         e.otpauth_uri
     );
     assert!(e.qr_svg.starts_with("<?xml") || e.qr_svg.starts_with("<svg"));
-    let code = code_at(&kit, &cred.params, &secret, now);
+    let code = code_at(kit, &cred.params, &secret, now);
     account::totp_confirm(&kit.app, who, e.id, &code, &client(), now).unwrap();
     (e.id, secret)
 }

@@ -114,13 +114,23 @@ pub async fn not_found(uri: axum::http::Uri) -> Response {
 }
 
 /// Fallback for a known route with the wrong method.
-pub async fn method_not_allowed() -> Response {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        "this route does not accept that HTTP method",
-    )
-    .into_response()
+pub async fn method_not_allowed(uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "this route does not accept that HTTP method",
+        )
+        .into_response()
+    } else {
+        (
+            StatusCode::METHOD_NOT_ALLOWED,
+            axum::response::Html(
+                "<!doctype html><title>405</title><p>Method not allowed / Méthode non autorisée</p>",
+            ),
+        )
+            .into_response()
+    }
 }
 
 #[cfg(test)]

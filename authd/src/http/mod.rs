@@ -27,14 +27,14 @@ pub struct AppState {
     pub app: Authd,
     /// Request counters for `/metrics`.
     pub metrics: Arc<metrics::Metrics>,
-    /// Key for CSRF tokens of the web pages (random per process start).
+    /// Key for CSRF tokens of the web pages (derived from the master key).
     pub csrf_key: Arc<[u8; 32]>,
 }
 
 /// The complete router.
 pub fn router(app: Authd) -> Result<Router, crate::Error> {
-    let mut key = [0u8; 32];
-    crate::credentials::tokens::random_bytes(&mut key)?;
+    // Derived from the master key: forms stay valid across a restart and across nodes.
+    let key = app.key.derive_key("csrf");
     let state = AppState {
         app,
         metrics: Arc::new(metrics::Metrics::default()),

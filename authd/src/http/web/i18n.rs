@@ -1,0 +1,328 @@
+//! Languages of the web pages: French and English.
+//!
+//! The language is the one chosen with a `?lang=` link (remembered in the [`cookies::LANG`]
+//! cookie), else the best of `Accept-Language` (q-values respected), else English. Every
+//! user-visible string is in [`Tr`], one table per language ([`EN`], [`FR`] in `strings.rs`);
+//! domain errors are translated by their stable code in [`error_message`].
+//!
+//! [`cookies::LANG`]: super::cookies::LANG
+
+use super::cookies;
+pub(crate) use super::strings::{EN, FR, Tr};
+use crate::Error;
+use crate::credentials::password::PolicyViolation;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, header};
+use std::convert::Infallible;
+
+/// A page language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Lang {
+    /// English (the default).
+    #[default]
+    En,
+    /// French.
+    Fr,
+}
+
+impl Lang {
+    /// The BCP 47 tag, for `<html lang>` and the cookie.
+    pub(crate) fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Fr => "fr",
+        }
+    }
+
+    /// Parse a primary language subtag (`fr`, `fr-CA`, `EN`...).
+    pub(crate) fn parse(tag: &str) -> Option<Lang> {
+        let primary = tag.split(['-', '_']).next().unwrap_or("").trim();
+        if primary.eq_ignore_ascii_case("fr") {
+            Some(Lang::Fr)
+        } else if primary.eq_ignore_ascii_case("en") {
+            Some(Lang::En)
+        } else {
+            None
+        }
+    }
+
+    /// The strings of this language.
+    pub(crate) fn tr(self) -> &'static Tr {
+        match self {
+            Lang::En => &EN,
+            Lang::Fr => &FR,
+        }
+    }
+}
+
+/// The `lang` query parameter, when it names a language we have.
+pub(crate) fn from_query(query: Option<&str>) -> Option<Lang> {
+    super::query_param(query, "lang").and_then(Lang::parse)
+}
+
+/// The best language of an `Accept-Language` header: the highest q-value among the languages
+/// we have (the first listed on a tie); `*` means the default; `q=0` means "not this one".
+pub(crate) fn from_accept_language(value: &str) -> Option<Lang> {
+    let mut best: Option<(u32, Lang)> = None;
+    for item in value.split(',').take(32) {
+        let mut parts = item.split(';');
+        let tag = parts.next().unwrap_or("").trim();
+        let mut q = 1000u32;
+        for p in parts {
+            if let Some(v) = p.trim().strip_prefix("q=").or(p.trim().strip_prefix("Q=")) {
+                q = parse_q(v).unwrap_or(0);
+            }
+        }
+        let lang = if tag == "*" {
+            Some(Lang::default())
+        } else {
+            Lang::parse(tag)
+        };
+        if let Some(lang) = lang
+            && q > 0
+            && best.is_none_or(|(bq, _)| q > bq)
+        {
+            best = Some((q, lang));
+        }
+    }
+    best.map(|(_, l)| l)
+}
+
+/// A q-value (`0`, `0.8`, `1.000`) in thousandths.
+fn parse_q(v: &str) -> Option<u32> {
+    let v = v.trim();
+    let (int, frac) = v.split_once('.').unwrap_or((v, ""));
+    if frac.len() > 3 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let whole: u32 = match int {
+        "0" => 0,
+        "1" => 1000,
+        _ => return None,
+    };
+    let frac_val: u32 = format!("{frac:0<3}").parse().ok()?;
+    Some((whole + frac_val).min(1000))
+}
+
+/// The language of a request: `?lang=`, then the cookie, then `Accept-Language`, then English.
+pub(crate) fn negotiate(headers: &HeaderMap, query: Option<&str>) -> Lang {
+    from_query(query)
+        .or_else(|| cookies::get(headers, cookies::LANG).and_then(Lang::parse))
+        .or_else(|| {
+            headers
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(from_accept_language)
+        })
+        .unwrap_or_default()
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Lang {
+    type Rejection = Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        Ok(negotiate(&parts.headers, parts.uri.query()))
+    }
+}
+
+/// A domain error as a sentence for the page: the error's `Display` in English, a French
+/// sentence chosen by the error's stable code in French.
+pub(crate) fn error_message(lang: Lang, e: &Error) -> String {
+    match lang {
+        Lang::En => sentence(&e.to_string()),
+        Lang::Fr => french(e),
+    }
+}
+
+/// Capitalise and end with a full stop.
+fn sentence(s: &str) -> String {
+    let mut c = s.chars();
+    let mut out: String = match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    };
+    if !out.ends_with(['.', '!', '?']) {
+        out.push('.');
+    }
+    out
+}
+
+fn french(e: &Error) -> String {
+    let fixed = match e.code() {
+        "invalid_credentials" => "Le nom d’utilisateur ou le mot de passe est incorrect.",
+        "invalid_code" => "Le code est incorrect ou a déjà été utilisé.",
+        "challenge_expired" => {
+            "La tentative de connexion a expiré : recommencez depuis le mot de passe."
+        }
+        "method_not_available" => "Cette méthode de connexion n’est pas disponible pour ce compte.",
+        "unauthenticated" => "Vous devez vous connecter.",
+        "forbidden" => "Vous n’êtes pas autorisé à faire ceci.",
+        "password_change_required" => "Le mot de passe doit être changé avant de continuer.",
+        "username_taken" => "Ce nom d’utilisateur est déjà pris.",
+        "invalid_username" => {
+            "Le nom d’utilisateur doit comporter de 1 à 150 caractères : lettres, chiffres \
+             et @ . + - _."
+        }
+        "password_common" => {
+            "Ce mot de passe est trop courant : il figure dans les listes de mots de passe \
+             les plus utilisés."
+        }
+        "password_all_digits" => "Le mot de passe ne doit pas être composé que de chiffres.",
+        "password_contains_username" => {
+            "Le mot de passe ne doit pas contenir le nom d’utilisateur."
+        }
+        "password_contains_service_name" => {
+            "Le mot de passe ne doit pas contenir le nom du service."
+        }
+        "password_reused" => "Le nouveau mot de passe doit être différent de l’actuel.",
+        "overloaded" => "Le serveur est occupé : réessayez dans un instant.",
+        "internal_error" => "Erreur interne du serveur.",
+        _ => "",
+    };
+    if !fixed.is_empty() {
+        return fixed.to_owned();
+    }
+    match e {
+        Error::WeakPassword(PolicyViolation::TooShort { min }) => {
+            format!("Le mot de passe doit comporter au moins {min} caractères.")
+        }
+        Error::WeakPassword(PolicyViolation::TooLong { max }) => {
+            format!("Le mot de passe doit faire au plus {max} octets.")
+        }
+        Error::NotFound(what) => match *what {
+            "user" => "Utilisateur introuvable.".to_owned(),
+            "session" => "Session introuvable.".to_owned(),
+            "TOTP device" => "Appareil TOTP introuvable.".to_owned(),
+            _ => "Élément introuvable.".to_owned(),
+        },
+        Error::SelfAction(what) => match *what {
+            "you cannot disable your own account" => {
+                "Vous ne pouvez pas désactiver votre propre compte."
+            }
+            "you cannot remove your own admin role" => {
+                "Vous ne pouvez pas retirer votre propre rôle d’administrateur."
+            }
+            "you cannot delete your own account" => {
+                "Vous ne pouvez pas supprimer votre propre compte."
+            }
+            "change your own password from your account page" => {
+                "Changez votre propre mot de passe depuis la page de votre compte."
+            }
+            _ => {
+                "Cette action sur votre propre compte doit être faite par un autre administrateur."
+            }
+        }
+        .to_owned(),
+        Error::InvalidRequest(detail) => invalid_request_fr(detail),
+        _ => "Une erreur est survenue.".to_owned(),
+    }
+}
+
+/// `invalid_request` carries an English detail; the ones the pages can cause are translated,
+/// others keep the detail after a French sentence.
+fn invalid_request_fr(detail: &str) -> String {
+    if detail.starts_with("the label must be") {
+        format!(
+            "Le nom de l’appareil doit comporter de 1 à {} caractères imprimables.",
+            crate::flows::account::MAX_LABEL_CHARS
+        )
+    } else if detail.starts_with("an account may hold at most") {
+        format!(
+            "Un compte peut avoir au plus {} appareils TOTP.",
+            crate::flows::account::MAX_TOTP_DEVICES
+        )
+    } else if detail == "this TOTP device is already confirmed" {
+        "Cet appareil TOTP est déjà confirmé.".to_owned()
+    } else {
+        format!("La demande n’est pas valide ({detail}).")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn accept_language_respects_q_values() {
+        assert_eq!(from_accept_language("fr-FR,fr;q=0.9"), Some(Lang::Fr));
+        assert_eq!(
+            from_accept_language("en-US,en;q=0.9,fr;q=0.8"),
+            Some(Lang::En)
+        );
+        assert_eq!(
+            from_accept_language("de;q=1, fr;q=0.5, en;q=0.4"),
+            Some(Lang::Fr)
+        );
+        assert_eq!(
+            from_accept_language("en;q=0.3, fr-CA;q=0.7"),
+            Some(Lang::Fr)
+        );
+        assert_eq!(from_accept_language("fr;q=0, en;q=0.1"), Some(Lang::En));
+        assert_eq!(from_accept_language("de, it"), None);
+        assert_eq!(from_accept_language("de, *;q=0.5"), Some(Lang::En));
+        assert_eq!(from_accept_language("fr;q=abc, en;q=0.2"), Some(Lang::En));
+        assert_eq!(from_accept_language(""), None);
+    }
+
+    #[test]
+    fn query_then_cookie_then_header_then_english() {
+        let mut h = HeaderMap::new();
+        assert_eq!(negotiate(&h, None), Lang::En);
+        h.insert(header::ACCEPT_LANGUAGE, HeaderValue::from_static("fr"));
+        assert_eq!(negotiate(&h, None), Lang::Fr);
+        h.insert(header::COOKIE, HeaderValue::from_static("sesame_lang=en"));
+        assert_eq!(negotiate(&h, None), Lang::En);
+        assert_eq!(negotiate(&h, Some("x=1&lang=fr")), Lang::Fr);
+        assert_eq!(negotiate(&h, Some("lang=xx")), Lang::En);
+    }
+
+    #[test]
+    fn every_domain_error_has_a_french_sentence() {
+        let errors = [
+            Error::InvalidCredentials,
+            Error::InvalidCode,
+            Error::ChallengeExpired,
+            Error::MethodNotAvailable,
+            Error::Unauthenticated,
+            Error::Forbidden,
+            Error::PasswordChangeRequired,
+            Error::NotFound("user"),
+            Error::UsernameTaken,
+            Error::InvalidUsername("x".into()),
+            Error::WeakPassword(PolicyViolation::TooShort { min: 15 }),
+            Error::WeakPassword(PolicyViolation::TooLong { max: 1024 }),
+            Error::WeakPassword(PolicyViolation::Common),
+            Error::WeakPassword(PolicyViolation::AllDigits),
+            Error::WeakPassword(PolicyViolation::ContainsUsername),
+            Error::WeakPassword(PolicyViolation::ContainsServiceName),
+            Error::WeakPassword(PolicyViolation::Reused),
+            Error::InvalidRequest("the label must be 1 to 64 printable characters".into()),
+            Error::SelfAction("you cannot delete your own account"),
+            Error::Overloaded,
+            Error::Internal("disk".into()),
+        ];
+        for e in &errors {
+            let fr = error_message(Lang::Fr, e);
+            assert!(
+                !fr.is_empty() && fr != "Une erreur est survenue.",
+                "{}",
+                e.code()
+            );
+            assert!(!fr.contains("disk"));
+            let en = error_message(Lang::En, e);
+            assert!(en.ends_with('.'), "{en}");
+        }
+        assert_eq!(
+            error_message(
+                Lang::Fr,
+                &Error::WeakPassword(PolicyViolation::TooShort { min: 15 })
+            ),
+            "Le mot de passe doit comporter au moins 15 caractères."
+        );
+        assert_eq!(
+            error_message(Lang::En, &Error::InvalidCredentials),
+            "The username or password is incorrect."
+        );
+    }
+}
