@@ -1,12 +1,16 @@
-//! `sesame-hardware`: Sesame's one OTP engine, and (later) the hardware-key side.
+//! `sesame-hardware`: Sesame's one OTP engine, and the hardware-key side.
 //!
 //! # What it is
 //! - **OTP algorithms**: HOTP (RFC 4226) and TOTP (RFC 6238) with SHA-1/256/512, 6 or 8
 //!   digits, verification with skew, drift, look-ahead and replay refusal, and resync from two
 //!   consecutive codes. Used by authd for authenticator apps and for hardware OTP keys.
 //! - **Secrets**: [`OtpSecret`] (wiped on drop, redacted in `Debug`), base32, `otpauth://` URIs.
-//! - Later: token seed-file import (PSKC RFC 6030, vendor CSV), a software emulator of an OTP
-//!   key, and the smart-card protocol (APDU types, the vpcd reader protocol).
+//! - **Seed files** ([`seeds`]): the vendor's file for a batch of hardware OTP keys, PSKC
+//!   (RFC 6030, plain or encrypted) or CSV, imported all or nothing into [`TokenSeed`]s, with
+//!   every faulty entry reported at once.
+//! - **Key emulator** ([`emulator`]): what a given hardware key displays at a given time or
+//!   button press; the `otpkey` binary prints it for demos and tests.
+//! - Later: the smart-card protocol (APDU types, the vpcd reader protocol).
 //!
 //! # What it is not
 //! No storage, no clock reading, no I/O, no random number generator. Time (`now_unix`) and
@@ -21,12 +25,19 @@
 //! - Check a code: [`verify_totp`] or [`verify_hotp`]; helpdesk resync: [`resync_totp`],
 //!   [`resync_hotp`].
 //! - Compute a code (tests, key emulation): [`hotp`], [`totp_at_step`].
+//! - Import a seed file: [`seeds::import_pskc`] (with a [`seeds::Decryption`] for encrypted
+//!   files), [`seeds::import_csv`], or [`seeds::import`] which tells them apart; errors are
+//!   [`seeds::ImportError`] (stable `code()`), entry problems [`seeds::Fault`].
+//! - Emulate a key: [`emulator::KeyEmulator::from_seed`], then
+//!   [`emulator::KeyEmulator::display_at`]; [`emulator::find`] picks a key by serial.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod emulator;
 pub mod otp;
 pub mod otpauth;
 pub mod secret;
+pub mod seeds;
 
 pub use otp::{
     Algorithm, Digits, OtpCode, OtpParamError, TotpParams, hotp, resync_hotp, resync_totp,
@@ -34,3 +45,4 @@ pub use otp::{
 };
 pub use otpauth::otpauth_uri;
 pub use secret::{OtpSecret, SecretError, group_for_typing};
+pub use seeds::{TokenKind, TokenSeed};
