@@ -5,6 +5,7 @@
 //! `{"error": {"code", "message"}}` in exactly one place (`http::error`).
 
 use crate::credentials::password::PolicyViolation;
+use crate::credentials::pin::PinViolation;
 
 /// A domain error. The `Display` text is the human sentence shown to the caller; it never
 /// contains a secret and never says *which* of username or password was wrong.
@@ -43,6 +44,29 @@ pub enum Error {
     /// A new password breaks the password policy; the message names the rule.
     #[error("{0}")]
     WeakPassword(PolicyViolation),
+    /// A new PIN breaks the PIN rules; the message names the rule.
+    #[error("{0}")]
+    WeakPin(PinViolation),
+    /// A seed file was refused as a whole; every faulty entry is listed.
+    #[error("the seed file was not imported: {} faulty entr{}", .0.len(), if .0.len() == 1 { "y" } else { "ies" })]
+    ImportRejected(Vec<ImportFault>),
+    /// The request is understood but its content cannot be processed (the code says why),
+    /// e.g. a seed file that is malformed or encrypted with another key.
+    #[error("{message}")]
+    Unprocessable {
+        /// Stable code, e.g. `seed_file_wrong_key`.
+        code: &'static str,
+        /// Human sentence.
+        message: String,
+    },
+    /// The object is not in a state that allows the action (the code says which).
+    #[error("{message}")]
+    Conflict {
+        /// Stable code, e.g. `key_not_in_stock`.
+        code: &'static str,
+        /// Human sentence.
+        message: String,
+    },
     /// The request is well-formed JSON but a value is not acceptable.
     #[error("{0}")]
     InvalidRequest(String),
@@ -72,6 +96,9 @@ impl Error {
             Error::UsernameTaken => "username_taken",
             Error::InvalidUsername(_) => "invalid_username",
             Error::WeakPassword(v) => v.code(),
+            Error::WeakPin(v) => v.code(),
+            Error::ImportRejected(_) => "import_rejected",
+            Error::Conflict { code, .. } | Error::Unprocessable { code, .. } => code,
             Error::InvalidRequest(_) => "invalid_request",
             Error::SelfAction(_) => "self_action_refused",
             Error::Overloaded => "overloaded",
@@ -88,8 +115,12 @@ impl Error {
             | Error::Unauthenticated => 401,
             Error::Forbidden | Error::PasswordChangeRequired | Error::SelfAction(_) => 403,
             Error::NotFound(_) => 404,
-            Error::UsernameTaken => 409,
-            Error::InvalidUsername(_) | Error::WeakPassword(_) => 422,
+            Error::UsernameTaken | Error::Conflict { .. } => 409,
+            Error::InvalidUsername(_)
+            | Error::WeakPassword(_)
+            | Error::WeakPin(_)
+            | Error::ImportRejected(_)
+            | Error::Unprocessable { .. } => 422,
             Error::MethodNotAvailable | Error::InvalidRequest(_) => 400,
             Error::Overloaded => 503,
             Error::Internal(_) => 500,
@@ -101,9 +132,28 @@ impl From<crate::store::StoreError> for Error {
     fn from(e: crate::store::StoreError) -> Self {
         match e {
             crate::store::StoreError::UsernameTaken => Error::UsernameTaken,
+            crate::store::StoreError::SerialTaken(serial) => Error::Conflict {
+                code: "serial_taken",
+                message: format!("a key with serial {serial} exists already"),
+            },
             other => Error::Internal(other.to_string()),
         }
     }
+}
+
+/// One faulty entry of a refused seed file.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ImportFault {
+    /// Stable code of the problem (`seed_duplicate_serial`, `seed_mac_mismatch`, ...).
+    pub code: &'static str,
+    /// Where: `KeyPackage 3`, `line 7`.
+    pub location: String,
+    /// The entry's serial, when it could be read.
+    pub serial: Option<String>,
+    /// The field at fault.
+    pub field: String,
+    /// What is wrong with it.
+    pub reason: String,
 }
 
 /// Result alias for domain operations.
@@ -136,6 +186,16 @@ mod tests {
                 422,
             ),
             (Error::InvalidRequest("x".into()), "invalid_request", 400),
+            (Error::WeakPin(PinViolation::Run), "pin_run", 422),
+            (Error::ImportRejected(vec![]), "import_rejected", 422),
+            (
+                Error::Conflict {
+                    code: "key_not_in_stock",
+                    message: "m".into(),
+                },
+                "key_not_in_stock",
+                409,
+            ),
             (Error::SelfAction("x"), "self_action_refused", 403),
             (Error::Overloaded, "overloaded", 503),
             (Error::Internal("db".into()), "internal_error", 500),

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use toml::Value;
 
 /// The `[section]` names, in the order of [`crate::Config`]'s fields.
-pub(crate) const SECTIONS: [&str; 9] = [
+pub(crate) const SECTIONS: [&str; 10] = [
     "server",
     "tls",
     "log",
@@ -16,6 +16,7 @@ pub(crate) const SECTIONS: [&str; 9] = [
     "hashing",
     "totp",
     "backup_codes",
+    "keys",
     "bootstrap",
 ];
 
@@ -65,7 +66,7 @@ const fn key(section: &'static str, name: &'static str, kind: Kind) -> Key {
 
 /// Every setting, in the order of the structs' fields. Tests keep it equal to the structs,
 /// to `sesame.toml.example` and to `docs/configuration.md`.
-pub(crate) const KEYS: [Key; 29] = [
+pub(crate) const KEYS: [Key; 38] = [
     key("server", "listen", Kind::SocketAddr),
     key("server", "data_dir", Kind::Path),
     key("server", "max_connections", Kind::Usize),
@@ -93,6 +94,15 @@ pub(crate) const KEYS: [Key; 29] = [
     key("totp", "skew_steps", Kind::U64),
     key("backup_codes", "count", Kind::Usize),
     key("backup_codes", "warn_at_or_below", Kind::Usize),
+    key("keys", "pin_min_length", Kind::Usize),
+    key("keys", "pin_max_length", Kind::Usize),
+    key("keys", "max_failures", Kind::U32),
+    key("keys", "hotp_look_ahead", Kind::U64),
+    key("keys", "totp_skew_steps", Kind::U64),
+    key("keys", "resync_hotp_window", Kind::U64),
+    key("keys", "resync_totp_window", Kind::Duration),
+    key("keys", "temporary_password_max_validity", Kind::Duration),
+    key("keys", "utc_offset", Kind::Str),
     key("bootstrap", "admin_username", Kind::Str),
     key("bootstrap", "password_file", Kind::OptPath),
 ];

@@ -30,6 +30,8 @@ pub struct Config {
     pub totp: Totp,
     /// `[backup_codes]`: how many single-use backup codes a user gets.
     pub backup_codes: BackupCodes,
+    /// `[keys]`: hardware OTP keys, their PINs, and helpdesk temporary passwords.
+    pub keys: Keys,
     /// `[bootstrap]`: the first administrator account.
     pub bootstrap: Bootstrap,
 }
@@ -262,6 +264,67 @@ impl Default for BackupCodes {
             count: 10,
             warn_at_or_below: 2,
         }
+    }
+}
+
+/// `[keys]`: hardware OTP keys (passcode = PIN ‖ code on the key) and what the helpdesk does
+/// for their owners.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Keys {
+    /// Shortest PIN, in digits. Default 4.
+    pub pin_min_length: usize,
+    /// Longest PIN, in digits. Default 8.
+    pub pin_max_length: usize,
+    /// Consecutive failures that lock a key until the helpdesk unlocks it. Default 10.
+    pub max_failures: u32,
+    /// HOTP codes accepted ahead of the expected counter. Default 10.
+    pub hotp_look_ahead: u64,
+    /// TOTP steps accepted either side of now (after the key's stored drift). Default 1.
+    pub totp_skew_steps: u64,
+    /// HOTP counters searched by a helpdesk resync. Default 1000.
+    pub resync_hotp_window: u64,
+    /// Time searched either side of now by a TOTP resync. Default 24h.
+    #[serde(with = "crate::duration::as_text")]
+    pub resync_totp_window: Duration,
+    /// Longest validity of a temporary password. Default 7d.
+    #[serde(with = "crate::duration::as_text")]
+    pub temporary_password_max_validity: Duration,
+    /// Offset of the appliance's local time from UTC (`+01:00`), for "valid until the end of
+    /// the day". Default `+00:00`.
+    pub utc_offset: String,
+}
+
+impl Default for Keys {
+    fn default() -> Self {
+        Self {
+            pin_min_length: 4,
+            pin_max_length: 8,
+            max_failures: 10,
+            hotp_look_ahead: 10,
+            totp_skew_steps: 1,
+            resync_hotp_window: 1000,
+            resync_totp_window: Duration::from_secs(24 * 3600),
+            temporary_password_max_validity: Duration::from_secs(7 * 24 * 3600),
+            utc_offset: "+00:00".to_owned(),
+        }
+    }
+}
+
+impl Keys {
+    /// `utc_offset` in seconds east of UTC, if it is well formed (`±HH:MM`, at most 14:00).
+    pub fn utc_offset_seconds(&self) -> Option<i64> {
+        let s = self.utc_offset.as_bytes();
+        if s.len() != 6 || s[3] != b':' || !matches!(s[0], b'+' | b'-') {
+            return None;
+        }
+        let h: i64 = self.utc_offset.get(1..3)?.parse().ok()?;
+        let m: i64 = self.utc_offset.get(4..6)?.parse().ok()?;
+        if m > 59 || h * 60 + m > 14 * 60 {
+            return None;
+        }
+        let sign = if s[0] == b'-' { -1 } else { 1 };
+        Some(sign * (h * 3600 + m * 60))
     }
 }
 

@@ -4,7 +4,9 @@
 use std::fmt::Display;
 use std::time::Duration;
 
-use crate::sections::{BackupCodes, Bootstrap, Hashing, Log, Password, Server, Session, Tls, Totp};
+use crate::sections::{
+    BackupCodes, Bootstrap, Hashing, Keys, Log, Password, Server, Session, Tls, Totp,
+};
 use crate::{Config, ConfigError, format_duration};
 
 /// Largest request body authd may be configured to accept: 16 MiB.
@@ -23,6 +25,7 @@ impl Config {
         hashing(&self.hashing)?;
         totp(&self.totp)?;
         backup_codes(&self.backup_codes)?;
+        keys(&self.keys)?;
         bootstrap(&self.bootstrap)
     }
 }
@@ -294,6 +297,53 @@ fn backup_codes(codes: &BackupCodes) -> Result<(), ConfigError> {
     Ok(())
 }
 
+fn keys(k: &Keys) -> Result<(), ConfigError> {
+    between("keys.pin_min_length", k.pin_min_length, 4, 16, " digits")?;
+    between(
+        "keys.pin_max_length",
+        k.pin_max_length,
+        k.pin_min_length,
+        16,
+        " digits",
+    )?;
+    between("keys.max_failures", k.max_failures, 1, 100, "")?;
+    between("keys.hotp_look_ahead", k.hotp_look_ahead, 1, 100, "")?;
+    between("keys.totp_skew_steps", k.totp_skew_steps, 0, 2, "")?;
+    between(
+        "keys.resync_hotp_window",
+        k.resync_hotp_window,
+        10,
+        10_000,
+        "",
+    )?;
+    let hour = Duration::from_secs(3600);
+    let week = Duration::from_secs(7 * 24 * 3600);
+    for (key, d) in [
+        ("keys.resync_totp_window", k.resync_totp_window),
+        (
+            "keys.temporary_password_max_validity",
+            k.temporary_password_max_validity,
+        ),
+    ] {
+        if d < hour || d > week {
+            return Err(invalid(
+                key,
+                format!("must be between 1h and 7d, got {}", format_duration(d)),
+            ));
+        }
+    }
+    if k.utc_offset_seconds().is_none() {
+        return Err(invalid(
+            "keys.utc_offset",
+            format!(
+                "must look like +01:00 or -05:30 (at most 14:00), got {:?}",
+                k.utc_offset
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn bootstrap(bootstrap: &Bootstrap) -> Result<(), ConfigError> {
     let name = &bootstrap.admin_username;
     let allowed = |c: char| c.is_alphanumeric() || "@.+-_".contains(c);
@@ -515,5 +565,38 @@ mod tests {
         assert!(valid(
             |c| c.bootstrap.admin_username = "ops+admin@example.org".into()
         ));
+    }
+
+    #[test]
+    fn keys_rules() {
+        assert_eq!(
+            message(|c| c.keys.pin_min_length = 3),
+            "keys.pin_min_length must be between 4 and 16 digits, got 3"
+        );
+        assert!(!valid(|c| c.keys.pin_max_length = 3));
+        assert!(!valid(|c| c.keys.max_failures = 0));
+        assert!(!valid(|c| c.keys.totp_skew_steps = 3));
+        assert!(!valid(
+            |c| c.keys.resync_totp_window = Duration::from_secs(60)
+        ));
+        assert_eq!(
+            message(|c| c.keys.temporary_password_max_validity = Duration::from_secs(8 * 86400)),
+            "keys.temporary_password_max_validity must be between 1h and 7d, got 8d"
+        );
+        for bad in ["1", "+1:00", "+15:00", "01:00", "+01:60", "+01-00"] {
+            assert!(!valid(|c| c.keys.utc_offset = bad.into()), "{bad}");
+        }
+        for (good, secs) in [
+            ("+00:00", 0),
+            ("+01:00", 3600),
+            ("-05:30", -19800),
+            ("+14:00", 50400),
+        ] {
+            let k = crate::Keys {
+                utc_offset: good.into(),
+                ..Default::default()
+            };
+            assert_eq!(k.utc_offset_seconds(), Some(secs), "{good}");
+        }
     }
 }

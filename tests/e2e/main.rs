@@ -5,5 +5,6 @@
 mod support;
 
 mod api_flow;
+mod keys;
 mod process;
 mod refusals;

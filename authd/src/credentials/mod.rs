@@ -3,6 +3,8 @@
 
 pub mod backup_codes;
 pub mod hasher;
+pub mod otp_key;
 pub mod password;
+pub mod pin;
 pub mod tokens;
 pub mod totp;

@@ -56,6 +56,13 @@ pub enum LoginStep {
         /// Challenge token for `/login/password`.
         challenge: Zeroizing<String>,
     },
+    /// A hardware key's code accepted on first use; choose a PIN with this challenge.
+    PinRequired {
+        /// Challenge token for `/login/pin`.
+        challenge: Zeroizing<String>,
+    },
+    /// Verified, and no session was asked for (`/validate`).
+    Accepted,
 }
 
 /// A session just opened.
@@ -69,46 +76,60 @@ pub struct IssuedSession {
     pub backup_codes_low: Option<u64>,
 }
 
-fn new_session(
+/// A session for `user_id`, opened now from `client`.
+pub(crate) fn new_session(
     app: &Authd,
-    user: &User,
-    c: &Challenge,
+    user_id: UserId,
+    client: &ClientInfo,
     now: UnixTime,
     method: &str,
+    otp_key_id: Option<i64>,
 ) -> Result<(tokens::Token, NewSession)> {
     let t = tokens::new_token()?;
     let s = NewSession {
         token_hash: t.hash,
-        user_id: user.id,
+        user_id,
         created_at: now,
         expires_at: now + app.config.session.lifetime.as_secs() as i64,
-        address: c.address.clone(),
-        user_agent: c.user_agent.clone(),
+        address: client.address.clone(),
+        user_agent: client.user_agent.clone(),
         method: method.to_owned(),
+        otp_key_id,
     };
     Ok((t, s))
 }
 
-fn new_challenge(
+/// A pending login step for `user_id`.
+pub(crate) fn new_challenge(
     app: &Authd,
-    user: &User,
+    user_id: UserId,
     stage: ChallengeStage,
     method: &str,
     client: &ClientInfo,
     now: UnixTime,
+    otp_key_id: Option<i64>,
 ) -> Result<(tokens::Token, NewChallenge)> {
     let t = tokens::new_token()?;
     let ch = NewChallenge {
         token_hash: t.hash,
-        user_id: user.id,
+        user_id,
         stage,
         created_at: now,
         expires_at: now + app.config.session.challenge_lifetime.as_secs() as i64,
         method: method.to_owned(),
         address: client.address.clone(),
         user_agent: client.user_agent.clone(),
+        otp_key_id,
     };
     Ok((t, ch))
+}
+
+/// The client facts recorded with a challenge (the login's first step).
+pub(crate) fn challenge_client(c: &Challenge) -> ClientInfo {
+    ClientInfo {
+        address: c.address.clone(),
+        user_agent: c.user_agent.clone(),
+    }
 }
 
 /// The second-factor methods `user` has, in the order offered.
@@ -181,7 +202,15 @@ pub fn password_step(
         )
     };
     if !methods.is_empty() {
-        let (t, ch) = new_challenge(app, &user, ChallengeStage::Mfa, "password", client, now)?;
+        let (t, ch) = new_challenge(
+            app,
+            user.id,
+            ChallengeStage::Mfa,
+            "password",
+            client,
+            now,
+            None,
+        )?;
         app.store
             .create_challenge(ch, ok("login.password", json!({ "next": "mfa" })))?;
         return Ok(LoginStep::MfaRequired {
@@ -192,11 +221,12 @@ pub fn password_step(
     if user.must_change_password {
         let (t, ch) = new_challenge(
             app,
-            &user,
+            user.id,
             ChallengeStage::PasswordChange,
             "password",
             client,
             now,
+            None,
         )?;
         app.store.create_challenge(
             ch,
@@ -204,20 +234,10 @@ pub fn password_step(
         )?;
         return Ok(LoginStep::PasswordChangeRequired { challenge: t.text });
     }
-    let t = tokens::new_token()?;
-    let expires_at = now + app.config.session.lifetime.as_secs() as i64;
-    app.store.create_session(
-        NewSession {
-            token_hash: t.hash,
-            user_id: user.id,
-            created_at: now,
-            expires_at,
-            address: client.address.clone(),
-            user_agent: client.user_agent.clone(),
-            method: "password".into(),
-        },
-        ok("login", json!({ "method": "password" })),
-    )?;
+    let (t, s) = new_session(app, user.id, client, now, "password", None)?;
+    let expires_at = s.expires_at;
+    app.store
+        .create_session(s, ok("login", json!({ "method": "password" })))?;
     Ok(LoginStep::Session(IssuedSession {
         token: t.text,
         expires_at,
@@ -225,7 +245,7 @@ pub fn password_step(
     }))
 }
 
-fn live_challenge(
+pub(crate) fn live_challenge(
     app: &Authd,
     token: &str,
     stage: ChallengeStage,
@@ -319,18 +339,26 @@ pub fn mfa_step(
     let (step, next) = if user.must_change_password {
         let (t, nch) = new_challenge(
             app,
-            &user,
+            user.id,
             ChallengeStage::PasswordChange,
             &method_done,
             client,
             now,
+            None,
         )?;
         (
             LoginStep::PasswordChangeRequired { challenge: t.text },
             Next::Challenge(nch),
         )
     } else {
-        let (t, s) = new_session(app, &user, &ch, now, &method_done)?;
+        let (t, s) = new_session(
+            app,
+            user.id,
+            &challenge_client(&ch),
+            now,
+            &method_done,
+            None,
+        )?;
         let expires_at = s.expires_at;
         (
             LoginStep::Session(IssuedSession {
@@ -385,7 +413,7 @@ pub fn password_change_step(
         return Err(Error::WeakPassword(password::PolicyViolation::Reused));
     }
     let hash = app.hasher.hash(norm.as_bytes())?;
-    let (t, s) = new_session(app, &user, &ch, now, &ch.method)?;
+    let (t, s) = new_session(app, user.id, &challenge_client(&ch), now, &ch.method, None)?;
     let expires_at = s.expires_at;
     let audit = client.event(
         now,

@@ -3,9 +3,14 @@
 
 pub mod account;
 pub mod admin;
+pub mod helpdesk;
+pub mod keys;
 pub mod login;
+pub mod validate;
 
 #[cfg(test)]
 pub(crate) mod testkit;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_keys;

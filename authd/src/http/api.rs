@@ -6,7 +6,7 @@ use super::error::ApiError;
 use super::extract::{Admin, ApiJson, Caller, Client};
 use crate::clock::{parse_rfc3339, rfc3339};
 use crate::flows::login::{IssuedSession, LoginStep, MfaMethod};
-use crate::flows::{account, admin, login};
+use crate::flows::{account, admin, keys, login};
 use crate::model::{AuditFilter, Session, User};
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
@@ -79,6 +79,11 @@ fn step_json(step: LoginStep) -> Value {
             "password_change_required": true,
             "challenge": challenge.as_str(),
         }),
+        LoginStep::PinRequired { challenge } => json!({
+            "pin_required": true,
+            "challenge": challenge.as_str(),
+        }),
+        LoginStep::Accepted => json!({ "result": "accept" }),
     }
 }
 
@@ -110,7 +115,10 @@ fn session_row_json(s: &Session, current: i64) -> Value {
 #[serde(deny_unknown_fields)]
 struct LoginReq {
     username: String,
-    password: String,
+    /// `password` (default) or `otp_key`.
+    method: Option<String>,
+    password: Option<String>,
+    passcode: Option<String>,
 }
 
 async fn login_password(
@@ -119,10 +127,23 @@ async fn login_password(
     ApiJson(r): ApiJson<LoginReq>,
 ) -> ApiResult {
     let now = st.app.now();
-    let step = st
-        .app
-        .blocking(move |app| login::password_step(app, &r.username, &r.password, &c, now))
-        .await?;
+    let step = match (r.method.as_deref(), r.password, r.passcode) {
+        (None | Some("password"), Some(pw), None) => {
+            st.app
+                .blocking(move |app| login::password_step(app, &r.username, &pw, &c, now))
+                .await?
+        }
+        (Some("otp_key"), None, Some(pc)) => {
+            st.app
+                .blocking(move |app| keys::key_step(app, &r.username, &pc, &c, now, true))
+                .await?
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "send {\"username\",\"password\"} or {\"username\",\"method\":\"otp_key\",\"passcode\"}",
+            ));
+        }
+    };
     Ok(Json(step_json(step)))
 }
 

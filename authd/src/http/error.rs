@@ -13,6 +13,8 @@ pub struct ApiError {
     status: StatusCode,
     code: &'static str,
     message: String,
+    /// Extra member of the `error` object (e.g. `faults` of a refused seed file).
+    details: Option<(&'static str, serde_json::Value)>,
 }
 
 impl ApiError {
@@ -22,6 +24,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            details: None,
         }
     }
     /// The body is not valid JSON for this endpoint.
@@ -71,21 +74,26 @@ impl From<crate::Error> for ApiError {
         if let crate::Error::Internal(detail) = &e {
             tracing::error!(%detail, "internal error");
         }
+        let details = match &e {
+            crate::Error::ImportRejected(faults) => Some(("faults", json!(faults))),
+            _ => None,
+        };
         ApiError {
             status: StatusCode::from_u16(e.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             code: e.code(),
             message: e.to_string(),
+            details,
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut r = (
-            self.status,
-            Json(json!({ "error": { "code": self.code, "message": self.message } })),
-        )
-            .into_response();
+        let mut body = json!({ "error": { "code": self.code, "message": self.message } });
+        if let Some((k, v)) = self.details {
+            body["error"][k] = v;
+        }
+        let mut r = (self.status, Json(body)).into_response();
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             r.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

@@ -125,3 +125,18 @@ impl FromRequestParts<AppState> for Admin {
         Ok(Admin(who))
     }
 }
+
+/// A request from helpdesk staff or an admin (helpdesk routes take this type).
+#[derive(Debug, Clone)]
+pub struct Helpdesk(pub Authenticated);
+
+impl FromRequestParts<AppState> for Helpdesk {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, ApiError> {
+        let Caller(who) = Caller::from_request_parts(parts, st).await?;
+        if !who.user.has_role(Role::Admin) && !who.user.has_role(Role::Helpdesk) {
+            return Err(crate::Error::Forbidden.into());
+        }
+        Ok(Helpdesk(who))
+    }
+}

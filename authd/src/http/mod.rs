@@ -7,6 +7,7 @@
 //! - `extract`: `ApiJson`, `Caller`, `Admin` (role guard), `Client`.
 
 pub mod api;
+pub mod api_keys;
 pub mod error;
 pub mod extract;
 pub mod metrics;
@@ -43,6 +44,7 @@ pub fn router(app: Authd) -> Result<Router, crate::Error> {
     let timeout = state.app.config.server.request_timeout;
     Ok(Router::new()
         .merge(api::routes())
+        .merge(api_keys::routes())
         .merge(web::routes())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)

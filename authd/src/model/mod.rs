@@ -4,6 +4,9 @@
 use crate::clock::UnixTime;
 use serde::Serialize;
 
+mod keys;
+pub use keys::*;
+
 /// Primary key of an account.
 pub type UserId = i64;
 
@@ -181,8 +184,11 @@ pub struct Session {
     pub address: String,
     /// Client user agent at login.
     pub user_agent: String,
-    /// How the login was completed (`password`, `password+totp`, `password+backup_code`).
+    /// How the login was completed (`password`, `password+totp`, `password+backup_code`,
+    /// `otp_key`, `temporary_password`).
     pub method: String,
+    /// The hardware key the session was opened with, if any (its sessions end with it).
+    pub otp_key_id: Option<i64>,
 }
 
 /// What the store needs to open a session.
@@ -202,6 +208,8 @@ pub struct NewSession {
     pub user_agent: String,
     /// Method used.
     pub method: String,
+    /// Hardware key used, if any.
+    pub otp_key_id: Option<i64>,
 }
 
 /// Where a multi-step login stands between two requests.
@@ -211,6 +219,8 @@ pub enum ChallengeStage {
     Mfa,
     /// Password (and second factor, if any) verified; a new password is expected.
     PasswordChange,
+    /// A hardware key's code verified on first use; the user must choose a PIN.
+    PinSetup,
 }
 
 impl ChallengeStage {
@@ -219,6 +229,7 @@ impl ChallengeStage {
         match self {
             ChallengeStage::Mfa => "mfa",
             ChallengeStage::PasswordChange => "password_change",
+            ChallengeStage::PinSetup => "pin_setup",
         }
     }
     /// Parse a stored name.
@@ -226,6 +237,7 @@ impl ChallengeStage {
         match s {
             "mfa" => Some(ChallengeStage::Mfa),
             "password_change" => Some(ChallengeStage::PasswordChange),
+            "pin_setup" => Some(ChallengeStage::PinSetup),
             _ => None,
         }
     }
@@ -250,6 +262,8 @@ pub struct Challenge {
     pub address: String,
     /// Client user agent at the password step.
     pub user_agent: String,
+    /// The hardware key this login goes through, if any.
+    pub otp_key_id: Option<i64>,
 }
 
 /// What the store needs to record a pending login step.
@@ -271,6 +285,8 @@ pub struct NewChallenge {
     pub address: String,
     /// Client user agent.
     pub user_agent: String,
+    /// Hardware key concerned, if any.
+    pub otp_key_id: Option<i64>,
 }
 
 /// Whether an audited action succeeded.

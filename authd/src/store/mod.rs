@@ -11,9 +11,12 @@
 //! zero rows = replay), never read-compare-save. All writes are durable (`synchronous=FULL`)
 //! before the call returns.
 
+mod keys;
 pub mod schema;
 pub mod sqlite;
 mod writer;
+
+pub use keys::KeyStore;
 
 use crate::clock::UnixTime;
 use crate::model::*;
@@ -24,6 +27,9 @@ pub enum StoreError {
     /// The username exists already.
     #[error("username already taken")]
     UsernameTaken,
+    /// A key with this serial exists already.
+    #[error("a key with serial {0} exists already")]
+    SerialTaken(String),
     /// The database engine reported an error.
     #[error("database error: {0}")]
     Database(String),
@@ -116,6 +122,11 @@ pub enum Effect {
         /// argon2id PHC string.
         password_hash: String,
     },
+    /// Set the PIN of the challenge's hardware key (first use or after a cancelled PIN).
+    SetPin {
+        /// argon2id PHC string of the PIN.
+        pin_hash: String,
+    },
 }
 
 /// What follows a completed login step.
@@ -125,10 +136,12 @@ pub enum Next {
     Session(NewSession),
     /// Another step is needed: record this challenge.
     Challenge(NewChallenge),
+    /// Nothing to open: the caller (`/validate`) only wants the verdict.
+    Done,
 }
 
 /// The domain operations authd needs from persistent storage.
-pub trait Store: Send + Sync + std::fmt::Debug {
+pub trait Store: KeyStore + Send + Sync + std::fmt::Debug {
     // ---- accounts
     /// Number of accounts (bootstrap checks for zero).
     fn count_users(&self) -> StoreResult<u64>;

@@ -84,4 +84,47 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX audit_by_actor ON audit(actor);
     CREATE INDEX audit_by_target ON audit(target);
     "#,
+    // 2: hardware OTP keys, temporary passwords; sessions and challenges remember their key.
+    r#"
+    ALTER TABLE sessions ADD COLUMN otp_key_id INTEGER;
+    ALTER TABLE challenges ADD COLUMN otp_key_id INTEGER;
+    CREATE INDEX sessions_by_key ON sessions(otp_key_id);
+
+    CREATE TABLE otp_keys (
+        id INTEGER PRIMARY KEY,
+        serial TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        period INTEGER NOT NULL DEFAULT 0,
+        algorithm TEXT NOT NULL,
+        digits INTEGER NOT NULL,
+        secret BLOB NOT NULL,
+        state TEXT NOT NULL,
+        disabled_reason TEXT,
+        disabled_note TEXT,
+        owner_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+        pin_hash TEXT,
+        fail_count INTEGER NOT NULL DEFAULT 0,
+        counter INTEGER NOT NULL DEFAULT 0,
+        last_step INTEGER NOT NULL DEFAULT -1,
+        drift INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        assigned_at INTEGER,
+        disabled_at INTEGER,
+        last_used_at INTEGER,
+        manufacturer TEXT,
+        model TEXT
+    ) STRICT;
+    CREATE INDEX keys_by_owner ON otp_keys(owner_id);
+    CREATE INDEX keys_by_state ON otp_keys(state);
+
+    CREATE TABLE temp_passwords (
+        id INTEGER PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        hash TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        revoked_at INTEGER
+    ) STRICT;
+    CREATE INDEX temp_by_user ON temp_passwords(user_id);
+    "#,
 ];

@@ -83,6 +83,11 @@ fn next_step(st: &AppState, step: LoginStep) -> Response {
         LoginStep::PasswordChangeRequired { challenge } => {
             redirect_with("/login/password", vec![challenge_cookie(st, &challenge)])
         }
+        LoginStep::PinRequired { challenge } => {
+            redirect_with("/login/pin", vec![challenge_cookie(st, &challenge)])
+        }
+        // Pages always ask for a session; `Accepted` is `/validate`'s answer.
+        LoginStep::Accepted => redirect_with("/login", vec![]),
     }
 }
 

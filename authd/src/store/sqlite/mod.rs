@@ -4,6 +4,8 @@
 //! Rows are read into the domain types of `crate::model` through small conversion functions
 //! that reject anything out of range (`StoreError::Corrupt`) instead of guessing.
 
+mod keys;
+
 use super::writer::Writer;
 use super::*;
 use crate::audit;
@@ -74,7 +76,7 @@ impl SqliteStore {
         &self.path
     }
 
-    fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+    pub(super) fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
         let conn = self.readers.lock().ok().and_then(|mut p| p.pop());
         let conn = match conn {
             Some(c) => c,
@@ -89,7 +91,7 @@ impl SqliteStore {
         r
     }
 
-    fn write<T: Send + 'static>(
+    pub(super) fn write<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
@@ -99,7 +101,7 @@ impl SqliteStore {
 
 // ---------------------------------------------------------------- row conversion
 
-fn corrupt(table: &'static str, reason: impl Into<String>) -> StoreError {
+pub(super) fn corrupt(table: &'static str, reason: impl Into<String>) -> StoreError {
     StoreError::Corrupt {
         table,
         reason: reason.into(),
@@ -168,7 +170,7 @@ fn totp_from_row(r: &Row<'_>) -> StoreResult<TotpCredential> {
     })
 }
 
-const SESSION_COLS: &str = "s.id, s.user_id, s.created_at, s.expires_at, s.last_seen_at, s.address, s.user_agent, s.method";
+const SESSION_COLS: &str = "s.id, s.user_id, s.created_at, s.expires_at, s.last_seen_at, s.address, s.user_agent, s.method, s.otp_key_id";
 
 fn session_from_row(r: &Row<'_>) -> rusqlite::Result<Session> {
     Ok(Session {
@@ -180,16 +182,17 @@ fn session_from_row(r: &Row<'_>) -> rusqlite::Result<Session> {
         address: r.get(5)?,
         user_agent: r.get(6)?,
         method: r.get(7)?,
+        otp_key_id: r.get(8)?,
     })
 }
 
-fn step_to_sql(step: u64) -> StoreResult<i64> {
+pub(super) fn step_to_sql(step: u64) -> StoreResult<i64> {
     i64::try_from(step).map_err(|_| StoreError::Database("step out of range".into()))
 }
 
 // ---------------------------------------------------------------- write helpers (in a tx)
 
-fn append_audit_tx(c: &Connection, e: &AuditEvent) -> StoreResult<()> {
+pub(super) fn append_audit_tx(c: &Connection, e: &AuditEvent) -> StoreResult<()> {
     let last: Option<(i64, Vec<u8>)> = c
         .query_row(
             "SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1",
@@ -234,20 +237,20 @@ fn append_audit_tx(c: &Connection, e: &AuditEvent) -> StoreResult<()> {
     Ok(())
 }
 
-fn insert_session_tx(c: &Connection, s: &NewSession) -> StoreResult<i64> {
+pub(super) fn insert_session_tx(c: &Connection, s: &NewSession) -> StoreResult<i64> {
     c.execute(
-        "INSERT INTO sessions(token_hash, user_id, created_at, expires_at, last_seen_at, address, user_agent, method)
-         VALUES (?1, ?2, ?3, ?4, ?3, ?5, ?6, ?7)",
-        params![&s.token_hash[..], s.user_id, s.created_at, s.expires_at, s.address, s.user_agent, s.method],
+        "INSERT INTO sessions(token_hash, user_id, created_at, expires_at, last_seen_at, address, user_agent, method, otp_key_id)
+         VALUES (?1, ?2, ?3, ?4, ?3, ?5, ?6, ?7, ?8)",
+        params![&s.token_hash[..], s.user_id, s.created_at, s.expires_at, s.address, s.user_agent, s.method, s.otp_key_id],
     )?;
     Ok(c.last_insert_rowid())
 }
 
-fn insert_challenge_tx(c: &Connection, ch: &NewChallenge) -> StoreResult<()> {
+pub(super) fn insert_challenge_tx(c: &Connection, ch: &NewChallenge) -> StoreResult<()> {
     c.execute(
-        "INSERT INTO challenges(token_hash, user_id, stage, created_at, expires_at, method, address, user_agent)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![&ch.token_hash[..], ch.user_id, ch.stage.as_str(), ch.created_at, ch.expires_at, ch.method, ch.address, ch.user_agent],
+        "INSERT INTO challenges(token_hash, user_id, stage, created_at, expires_at, method, address, user_agent, otp_key_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![&ch.token_hash[..], ch.user_id, ch.stage.as_str(), ch.created_at, ch.expires_at, ch.method, ch.address, ch.user_agent, ch.otp_key_id],
     )?;
     Ok(())
 }
@@ -266,11 +269,11 @@ fn revoke_sessions_tx(
 }
 
 /// Marker error used to roll a job back when a conditional write found nothing to change.
-fn replay() -> StoreError {
+pub(super) fn replay() -> StoreError {
     StoreError::Database("__replay__".into())
 }
 
-fn is_replay(e: &StoreError) -> bool {
+pub(super) fn is_replay(e: &StoreError) -> bool {
     matches!(e, StoreError::Database(m) if m == "__replay__")
 }
 
@@ -365,6 +368,12 @@ impl Store for SqliteStore {
 
     fn delete_user(&self, id: UserId, audit: AuditEvent) -> StoreResult<bool> {
         self.write(move |c| {
+            // Its keys go back to stock, PIN and failures forgotten.
+            c.execute(
+                "UPDATE otp_keys SET state = 'in_stock', owner_id = NULL, pin_hash = NULL, fail_count = 0
+                 WHERE owner_id = ?1 AND state = 'assigned'",
+                [id],
+            )?;
             let n = c.execute("DELETE FROM users WHERE id = ?1", [id])?;
             if n == 0 {
                 return Ok(false);
@@ -525,42 +534,28 @@ impl Store for SqliteStore {
 
     fn challenge_by_hash(&self, hash: &[u8; 32], now: UnixTime) -> StoreResult<Option<Challenge>> {
         self.read(|c| {
-            let row = c
-                .query_row(
-                    "SELECT id, user_id, stage, expires_at, attempts, method, address, user_agent
-                     FROM challenges WHERE token_hash = ?1 AND expires_at > ?2",
-                    params![&hash[..], now],
-                    |r| {
-                        Ok((
-                            r.get::<_, i64>(0)?,
-                            r.get::<_, i64>(1)?,
-                            r.get::<_, String>(2)?,
-                            r.get::<_, i64>(3)?,
-                            r.get::<_, i64>(4)?,
-                            r.get::<_, String>(5)?,
-                            r.get::<_, String>(6)?,
-                            r.get::<_, String>(7)?,
-                        ))
-                    },
-                )
-                .optional()?;
-            row.map(
-                |(id, user_id, stage, expires_at, attempts, method, address, user_agent)| {
-                    Ok(Challenge {
-                        id,
-                        user_id,
-                        stage: ChallengeStage::parse(&stage)
-                            .ok_or_else(|| corrupt("challenges", format!("stage {stage}")))?,
-                        expires_at,
-                        attempts: u32::try_from(attempts)
-                            .map_err(|_| corrupt("challenges", "attempts"))?,
-                        method,
-                        address,
-                        user_agent,
-                    })
-                },
-            )
-            .transpose()
+            let mut st = c.prepare_cached(
+                "SELECT id, user_id, stage, expires_at, attempts, method, address, user_agent, otp_key_id
+                 FROM challenges WHERE token_hash = ?1 AND expires_at > ?2",
+            )?;
+            let mut rows = st.query(params![&hash[..], now])?;
+            let Some(r) = rows.next()? else {
+                return Ok(None);
+            };
+            let stage: String = r.get(2)?;
+            let attempts: i64 = r.get(4)?;
+            Ok(Some(Challenge {
+                id: r.get(0)?,
+                user_id: r.get(1)?,
+                stage: ChallengeStage::parse(&stage)
+                    .ok_or_else(|| corrupt("challenges", format!("stage {stage}")))?,
+                expires_at: r.get(3)?,
+                attempts: u32::try_from(attempts).map_err(|_| corrupt("challenges", "attempts"))?,
+                method: r.get(5)?,
+                address: r.get(6)?,
+                user_agent: r.get(7)?,
+                otp_key_id: r.get(8)?,
+            }))
         })
     }
 
@@ -587,14 +582,14 @@ impl Store for SqliteStore {
         audit: AuditEvent,
     ) -> StoreResult<bool> {
         let r = self.write(move |c| {
-            let user: Option<i64> = c
+            let row: Option<(i64, Option<i64>)> = c
                 .query_row(
-                    "DELETE FROM challenges WHERE id = ?1 AND expires_at > ?2 RETURNING user_id",
+                    "DELETE FROM challenges WHERE id = ?1 AND expires_at > ?2 RETURNING user_id, otp_key_id",
                     params![id, now],
-                    |r| r.get(0),
+                    |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()?;
-            let Some(user) = user else {
+            let Some((user, key_id)) = row else {
                 return Err(replay());
             };
             match &effect {
@@ -620,6 +615,16 @@ impl Store for SqliteStore {
                         return Err(replay());
                     }
                 }
+                Some(Effect::SetPin { pin_hash }) => {
+                    let n = c.execute(
+                        "UPDATE otp_keys SET pin_hash = ?3, fail_count = 0
+                         WHERE id = ?1 AND owner_id = ?2 AND state = 'assigned'",
+                        params![key_id, user, pin_hash],
+                    )?;
+                    if n == 0 {
+                        return Err(replay());
+                    }
+                }
                 Some(Effect::SetPassword { password_hash }) => {
                     c.execute(
                         "UPDATE users SET password_hash = ?2, must_change_password = 0, password_changed_at = ?3 WHERE id = ?1",
@@ -633,6 +638,7 @@ impl Store for SqliteStore {
                     insert_session_tx(c, s)?;
                 }
                 Next::Challenge(ch) => insert_challenge_tx(c, ch)?,
+                Next::Done => {}
             }
             append_audit_tx(c, &audit)?;
             Ok(true)
@@ -669,21 +675,21 @@ impl Store for SqliteStore {
             };
             let session = session_from_row(r)?;
             let user = User {
-                id: r.get(8)?,
-                username: r.get(9)?,
-                password_hash: r.get(10)?,
+                id: r.get(9)?,
+                username: r.get(10)?,
+                password_hash: r.get(11)?,
                 roles: {
-                    let t: String = r.get(11)?;
+                    let t: String = r.get(12)?;
                     t.split(',')
                         .map(|n| {
                             Role::parse(n).ok_or_else(|| corrupt("users", format!("role {n}")))
                         })
                         .collect::<StoreResult<Vec<_>>>()?
                 },
-                disabled: r.get(12)?,
-                must_change_password: r.get(13)?,
-                created_at: r.get(14)?,
-                password_changed_at: r.get(15)?,
+                disabled: r.get(13)?,
+                must_change_password: r.get(14)?,
+                created_at: r.get(15)?,
+                password_changed_at: r.get(16)?,
             };
             Ok(Some((session, user)))
         })
