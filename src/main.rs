@@ -1,6 +1,9 @@
 //! `sesame`: the appliance binary. `sesame` (or `sesame run`) starts authd on embedded
-//! defaults; the support relay joins it in the same process when it lands. Argument parsing and
-//! wiring only: the domain lives in the crates.
+//! defaults; the support relay joins it in the same process when it lands. `sesame admin …`
+//! administers a running appliance over its API or a stopped one through its data directory.
+//! Argument parsing and wiring only: the domain lives in the crates.
+
+mod admin;
 
 use clap::{Parser, Subcommand};
 
@@ -18,6 +21,22 @@ struct Cli {
 enum Command {
     /// Run the appliance (the default).
     Run(authd::cli::RunArgs),
+    /// Administer the appliance.
+    Admin {
+        #[command(subcommand)]
+        what: AdminCmd,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCmd {
+    /// Suspended addresses: list, lift, add.
+    Suspensions {
+        #[command(flatten)]
+        target: admin::Target,
+        #[command(subcommand)]
+        cmd: admin::SuspensionCmd,
+    },
 }
 
 #[tokio::main]
@@ -25,6 +44,11 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let args = match cli.command {
         Some(Command::Run(a)) => a,
+        Some(Command::Admin {
+            what: AdminCmd::Suspensions { target, cmd },
+        }) => {
+            return admin::suspensions(target, cmd).await;
+        }
         None => cli.run,
     };
     let cfg = args.load_config()?;

@@ -3,6 +3,7 @@
 use crate::clock::Clock;
 use crate::credentials::hasher::Hasher;
 use crate::credentials::password::PasswordPolicy;
+use crate::guard::Guard;
 use crate::secrets::MasterKey;
 use crate::store::Store;
 use std::sync::Arc;
@@ -23,6 +24,8 @@ pub struct Authd {
     pub clock: Arc<dyn Clock>,
     /// Password and username rules.
     pub policy: PasswordPolicy,
+    /// IP rules, rate limits, suspensions.
+    pub guard: Arc<Guard>,
 }
 
 impl Authd {
@@ -38,7 +41,9 @@ impl Authd {
             config.hashing.threads,
             config.hashing.queue,
         )?;
+        let guard = Guard::open(&config.guard, Arc::clone(&store), clock.now())?;
         Ok(Authd {
+            guard: Arc::new(guard),
             policy: PasswordPolicy::from_config(&config),
             config: Arc::new(config),
             store,
@@ -51,6 +56,11 @@ impl Authd {
     /// The current time, read once at the edge of a request.
     pub fn now(&self) -> crate::clock::UnixTime {
         self.clock.now()
+    }
+
+    /// The current time in milliseconds (rate limits).
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
     }
 
     /// Run a blocking flow (store, hashing) off the async workers.

@@ -67,6 +67,7 @@ pub fn ensure_admin(app: &Authd, now: i64) -> Result<Bootstrap> {
     let system = ClientInfo {
         address: "local".into(),
         user_agent: "bootstrap".into(),
+        ..Default::default()
     };
     create_user_as(
         app,

@@ -44,3 +44,119 @@ pub fn init_logging(cfg: &sesame_config::Log) {
         sesame_config::LogFormat::Text => builder.try_init(),
     };
 }
+
+/// Why the admin client could not talk to the appliance.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The URL is not `https://host[:port]`.
+    #[error("the URL must look like https://127.0.0.1:8443, got {0}")]
+    BadUrl(String),
+    /// The certificate to trust is unusable.
+    #[error("the certificate to trust is unusable: {0}")]
+    BadCertificate(String),
+    /// Network or TLS failure.
+    #[error("cannot reach the appliance: {0}")]
+    Connect(String),
+    /// The answer is not JSON.
+    #[error("the appliance answered something that is not JSON")]
+    BadAnswer,
+}
+
+/// A small HTTPS client for the admin CLI: trusts exactly the given certificate, sends the
+/// admin session as a bearer token.
+#[derive(Debug, Clone)]
+pub struct ApiClient {
+    host: String,
+    port: u16,
+    token: String,
+    tls: std::sync::Arc<rustls::ClientConfig>,
+}
+
+impl ApiClient {
+    /// A client for `url` (`https://host[:port]`) trusting the PEM certificate `ca_pem`.
+    pub fn new(url: &str, token: &str, ca_pem: &str) -> Result<ApiClient, ClientError> {
+        use rustls_pki_types::pem::PemObject;
+        let rest = url
+            .strip_prefix("https://")
+            .ok_or_else(|| ClientError::BadUrl(url.into()))?;
+        let rest = rest.trim_end_matches('/');
+        let (host, port) = match rest.rsplit_once(':') {
+            Some((h, p)) if !h.ends_with(':') => (
+                h.to_owned(),
+                p.parse().map_err(|_| ClientError::BadUrl(url.into()))?,
+            ),
+            _ => (rest.to_owned(), 443),
+        };
+        let mut roots = rustls::RootCertStore::empty();
+        for c in rustls_pki_types::CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+            let c = c.map_err(|e| ClientError::BadCertificate(e.to_string()))?;
+            roots
+                .add(c)
+                .map_err(|e| ClientError::BadCertificate(e.to_string()))?;
+        }
+        let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ClientError::BadCertificate(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        Ok(ApiClient {
+            host: host.trim_matches(['[', ']']).to_owned(),
+            port,
+            token: token.to_owned(),
+            tls: std::sync::Arc::new(tls),
+        })
+    }
+
+    /// One request; returns the status and the JSON body.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<(u16, serde_json::Value), ClientError> {
+        use http_body_util::{BodyExt, Full};
+        let err = |e: &dyn std::fmt::Display| ClientError::Connect(e.to_string());
+        let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
+            .await
+            .map_err(|e| err(&e))?;
+        let name =
+            rustls_pki_types::ServerName::try_from(self.host.clone()).map_err(|e| err(&e))?;
+        let tls = tokio_rustls::TlsConnector::from(self.tls.clone())
+            .connect(name, tcp)
+            .await
+            .map_err(|e| err(&e))?;
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+                .await
+                .map_err(|e| err(&e))?;
+        tokio::spawn(conn);
+        let mut req = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", &self.host)
+            .header("authorization", format!("Bearer {}", self.token))
+            .header("user-agent", "sesame admin");
+        let bytes = match body {
+            Some(b) => {
+                req = req.header("content-type", "application/json");
+                b.to_string().into_bytes()
+            }
+            None => Vec::new(),
+        };
+        let req = req
+            .body(Full::new(bytes::Bytes::from(bytes)))
+            .map_err(|e| err(&e))?;
+        let resp = sender.send_request(req).await.map_err(|e| err(&e))?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| err(&e))?
+            .to_bytes();
+        let v = serde_json::from_slice(&body).map_err(|_| ClientError::BadAnswer)?;
+        Ok((status, v))
+    }
+}

@@ -10,8 +10,12 @@ pub type UnixTime = i64;
 
 /// A source of the current time.
 pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// The current Unix time in milliseconds.
+    fn now_ms(&self) -> i64;
     /// The current Unix time in seconds.
-    fn now(&self) -> UnixTime;
+    fn now(&self) -> UnixTime {
+        self.now_ms().div_euclid(1000)
+    }
 }
 
 /// The real clock.
@@ -20,10 +24,10 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     #[allow(clippy::disallowed_methods)] // the one sanctioned read of the wall clock
-    fn now(&self) -> UnixTime {
+    fn now_ms(&self) -> i64 {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
+            .map(|d| d.as_millis() as i64)
             .unwrap_or(0)
     }
 }
@@ -33,22 +37,26 @@ impl Clock for SystemClock {
 pub struct ManualClock(Arc<AtomicI64>);
 
 impl ManualClock {
-    /// A clock standing at `t`.
+    /// A clock standing at `t` seconds.
     pub fn new(t: UnixTime) -> Self {
-        ManualClock(Arc::new(AtomicI64::new(t)))
+        ManualClock(Arc::new(AtomicI64::new(t * 1000)))
     }
     /// Move the clock forward (or back, with a negative value) by `secs`.
     pub fn advance(&self, secs: i64) {
-        self.0.fetch_add(secs, Ordering::SeqCst);
+        self.0.fetch_add(secs * 1000, Ordering::SeqCst);
     }
-    /// Set the clock to `t`.
+    /// Move the clock by `ms` milliseconds.
+    pub fn advance_ms(&self, ms: i64) {
+        self.0.fetch_add(ms, Ordering::SeqCst);
+    }
+    /// Set the clock to `t` seconds.
     pub fn set(&self, t: UnixTime) {
-        self.0.store(t, Ordering::SeqCst);
+        self.0.store(t * 1000, Ordering::SeqCst);
     }
 }
 
 impl Clock for ManualClock {
-    fn now(&self) -> UnixTime {
+    fn now_ms(&self) -> i64 {
         self.0.load(Ordering::SeqCst)
     }
 }

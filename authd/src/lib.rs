@@ -25,6 +25,7 @@ pub mod credentials;
 pub mod error;
 pub mod flows;
 pub mod fsutil;
+pub mod guard;
 pub mod http;
 pub mod model;
 pub mod secrets;

@@ -103,6 +103,17 @@ pub async fn serve(
     let acceptor = tokio_rustls::TlsAcceptor::from(tls_config);
     let permits = Arc::new(Semaphore::new(app.config.server.max_connections));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    // Idle rate-limit counters are dropped every minute so memory stays bounded.
+    let pruner = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                app.guard.prune(app.now_ms());
+            }
+        })
+    };
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -153,6 +164,7 @@ pub async fn serve(
         });
     }
     drop(listener);
+    pruner.abort();
     if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
         .await
         .is_err()

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use toml::Value;
 
 /// The `[section]` names, in the order of [`crate::Config`]'s fields.
-pub(crate) const SECTIONS: [&str; 10] = [
+pub(crate) const SECTIONS: [&str; 11] = [
     "server",
     "tls",
     "log",
@@ -17,6 +17,7 @@ pub(crate) const SECTIONS: [&str; 10] = [
     "totp",
     "backup_codes",
     "keys",
+    "guard",
     "bootstrap",
 ];
 
@@ -66,7 +67,7 @@ const fn key(section: &'static str, name: &'static str, kind: Kind) -> Key {
 
 /// Every setting, in the order of the structs' fields. Tests keep it equal to the structs,
 /// to `sesame.toml.example` and to `docs/configuration.md`.
-pub(crate) const KEYS: [Key; 38] = [
+pub(crate) const KEYS: [Key; 53] = [
     key("server", "listen", Kind::SocketAddr),
     key("server", "data_dir", Kind::Path),
     key("server", "max_connections", Kind::Usize),
@@ -103,6 +104,21 @@ pub(crate) const KEYS: [Key; 38] = [
     key("keys", "resync_totp_window", Kind::Duration),
     key("keys", "temporary_password_max_validity", Kind::Duration),
     key("keys", "utc_offset", Kind::Str),
+    key("guard", "trusted_proxies", Kind::Str),
+    key("guard", "rate_per_second", Kind::U32),
+    key("guard", "rate_burst", Kind::U32),
+    key("guard", "flood_refusals", Kind::U32),
+    key("guard", "flood_window", Kind::Duration),
+    key("guard", "failed_logins", Kind::U32),
+    key("guard", "failed_logins_window", Kind::Duration),
+    key("guard", "forbidden_requests", Kind::U32),
+    key("guard", "forbidden_window", Kind::Duration),
+    key("guard", "suspend_failed_logins", Kind::Duration),
+    key("guard", "suspend_flood", Kind::Duration),
+    key("guard", "suspend_forbidden", Kind::Duration),
+    key("guard", "account_throttle_after", Kind::U32),
+    key("guard", "account_max_delay", Kind::Duration),
+    key("guard", "account_lock_after", Kind::U32),
     key("bootstrap", "admin_username", Kind::Str),
     key("bootstrap", "password_file", Kind::OptPath),
 ];

@@ -44,8 +44,8 @@ use std::path::Path;
 pub use duration::{DurationError, format_duration, parse_duration};
 pub use error::ConfigError;
 pub use sections::{
-    BackupCodes, Bootstrap, Config, Hashing, Keys, Log, LogFormat, Password, Server, Session, Tls,
-    Totp,
+    BackupCodes, Bootstrap, Config, Guard, Hashing, Keys, Log, LogFormat, Password, Server,
+    Session, Tls, Totp,
 };
 
 /// Loads the configuration: reads `file` when given (a missing file is an error: the path was

@@ -32,6 +32,8 @@ pub struct Config {
     pub backup_codes: BackupCodes,
     /// `[keys]`: hardware OTP keys, their PINs, and helpdesk temporary passwords.
     pub keys: Keys,
+    /// `[guard]`: rate limits, suspension of abusive addresses, account throttling.
+    pub guard: Guard,
     /// `[bootstrap]`: the first administrator account.
     pub bootstrap: Bootstrap,
 }
@@ -325,6 +327,73 @@ impl Keys {
         }
         let sign = if s[0] == b'-' { -1 } else { 1 };
         Some(sign * (h * 3600 + m * 60))
+    }
+}
+
+/// `[guard]`: what authd does about abusive traffic before it costs anything.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Guard {
+    /// Comma-separated CIDR ranges of reverse proxies whose `X-Forwarded-For` is believed.
+    /// Default empty: the socket's address is the client's.
+    pub trusted_proxies: String,
+    /// Requests per second allowed to one address (GCRA). Default 20.
+    pub rate_per_second: u32,
+    /// Burst allowed above the rate. Default 100.
+    pub rate_burst: u32,
+    /// Rate-limit refusals within `flood_window` that suspend the address. Default 1000.
+    pub flood_refusals: u32,
+    /// Window for `flood_refusals`. Default 1m.
+    #[serde(with = "crate::duration::as_text")]
+    pub flood_window: Duration,
+    /// Failed logins within `failed_logins_window` that suspend the address. Default 10.
+    pub failed_logins: u32,
+    /// Window for `failed_logins`. Default 5m.
+    #[serde(with = "crate::duration::as_text")]
+    pub failed_logins_window: Duration,
+    /// Refused calls (no right to the route) within `forbidden_window` that suspend. Default 20.
+    pub forbidden_requests: u32,
+    /// Window for `forbidden_requests`. Default 5m.
+    #[serde(with = "crate::duration::as_text")]
+    pub forbidden_window: Duration,
+    /// Suspension length after failed logins; `0s` = until an admin lifts it. Default 1h.
+    #[serde(with = "crate::duration::as_text")]
+    pub suspend_failed_logins: Duration,
+    /// Suspension length after a flood; `0s` = until lifted. Default 1h.
+    #[serde(with = "crate::duration::as_text")]
+    pub suspend_flood: Duration,
+    /// Suspension length after forbidden calls; `0s` = until lifted. Default 1h.
+    #[serde(with = "crate::duration::as_text")]
+    pub suspend_forbidden: Duration,
+    /// Consecutive failures of one account after which its logins are delayed. Default 5.
+    pub account_throttle_after: u32,
+    /// Longest delay imposed on an account between attempts. Default 15m.
+    #[serde(with = "crate::duration::as_text")]
+    pub account_max_delay: Duration,
+    /// Consecutive failures after which the account needs an admin (NIST: at most 100).
+    /// Default 100.
+    pub account_lock_after: u32,
+}
+
+impl Default for Guard {
+    fn default() -> Self {
+        Self {
+            trusted_proxies: String::new(),
+            rate_per_second: 20,
+            rate_burst: 100,
+            flood_refusals: 1000,
+            flood_window: Duration::from_secs(60),
+            failed_logins: 10,
+            failed_logins_window: Duration::from_secs(300),
+            forbidden_requests: 20,
+            forbidden_window: Duration::from_secs(300),
+            suspend_failed_logins: Duration::from_secs(3600),
+            suspend_flood: Duration::from_secs(3600),
+            suspend_forbidden: Duration::from_secs(3600),
+            account_throttle_after: 5,
+            account_max_delay: Duration::from_secs(900),
+            account_lock_after: 100,
+        }
     }
 }
 

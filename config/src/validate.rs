@@ -5,7 +5,7 @@ use std::fmt::Display;
 use std::time::Duration;
 
 use crate::sections::{
-    BackupCodes, Bootstrap, Hashing, Keys, Log, Password, Server, Session, Tls, Totp,
+    BackupCodes, Bootstrap, Guard, Hashing, Keys, Log, Password, Server, Session, Tls, Totp,
 };
 use crate::{Config, ConfigError, format_duration};
 
@@ -26,6 +26,7 @@ impl Config {
         totp(&self.totp)?;
         backup_codes(&self.backup_codes)?;
         keys(&self.keys)?;
+        guard(&self.guard)?;
         bootstrap(&self.bootstrap)
     }
 }
@@ -344,6 +345,90 @@ fn keys(k: &Keys) -> Result<(), ConfigError> {
     Ok(())
 }
 
+fn guard(g: &Guard) -> Result<(), ConfigError> {
+    for part in g
+        .trusted_proxies
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        if !is_cidr(part) {
+            return Err(invalid(
+                "guard.trusted_proxies",
+                format!("must be comma-separated CIDR ranges such as 10.0.0.0/8, got {part:?}"),
+            ));
+        }
+    }
+    between("guard.rate_per_second", g.rate_per_second, 1, 100_000, "")?;
+    between("guard.rate_burst", g.rate_burst, 1, 1_000_000, "")?;
+    between("guard.flood_refusals", g.flood_refusals, 1, 10_000_000, "")?;
+    between("guard.failed_logins", g.failed_logins, 1, 10_000, "")?;
+    between(
+        "guard.forbidden_requests",
+        g.forbidden_requests,
+        1,
+        10_000,
+        "",
+    )?;
+    between(
+        "guard.account_throttle_after",
+        g.account_throttle_after,
+        1,
+        100,
+        "",
+    )?;
+    between(
+        "guard.account_lock_after",
+        g.account_lock_after,
+        g.account_throttle_after,
+        100,
+        " (NIST SP 800-63B: at most 100)",
+    )?;
+    let second = Duration::from_secs(1);
+    let month = Duration::from_secs(30 * 24 * 3600);
+    for (key, d, allow_zero) in [
+        ("guard.flood_window", g.flood_window, false),
+        ("guard.failed_logins_window", g.failed_logins_window, false),
+        ("guard.forbidden_window", g.forbidden_window, false),
+        ("guard.suspend_failed_logins", g.suspend_failed_logins, true),
+        ("guard.suspend_flood", g.suspend_flood, true),
+        ("guard.suspend_forbidden", g.suspend_forbidden, true),
+        ("guard.account_max_delay", g.account_max_delay, false),
+    ] {
+        let ok = (allow_zero && d.is_zero()) || (d >= second && d <= month);
+        if !ok {
+            return Err(invalid(
+                key,
+                format!(
+                    "must be between 1s and 30d{}, got {}",
+                    if allow_zero {
+                        " (or 0s: until lifted)"
+                    } else {
+                        ""
+                    },
+                    format_duration(d)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `a.b.c.d/n` or an IPv6 `x::y/n` (the prefix length in range), without a resolver.
+fn is_cidr(s: &str) -> bool {
+    let Some((addr, len)) = s.split_once('/') else {
+        return false;
+    };
+    let Ok(len) = len.parse::<u8>() else {
+        return false;
+    };
+    match addr.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(_)) => len <= 32,
+        Ok(std::net::IpAddr::V6(_)) => len <= 128,
+        Err(_) => false,
+    }
+}
+
 fn bootstrap(bootstrap: &Bootstrap) -> Result<(), ConfigError> {
     let name = &bootstrap.admin_username;
     let allowed = |c: char| c.is_alphanumeric() || "@.+-_".contains(c);
@@ -598,5 +683,21 @@ mod tests {
             };
             assert_eq!(k.utc_offset_seconds(), Some(secs), "{good}");
         }
+    }
+
+    #[test]
+    fn guard_rules() {
+        assert!(valid(
+            |c| c.guard.trusted_proxies = "10.0.0.0/8, ::1/128".into()
+        ));
+        assert_eq!(
+            message(|c| c.guard.trusted_proxies = "10.0.0.0/8, proxy.local".into()),
+            "guard.trusted_proxies must be comma-separated CIDR ranges such as 10.0.0.0/8, got \"proxy.local\""
+        );
+        assert!(!valid(|c| c.guard.trusted_proxies = "10.0.0.0/33".into()));
+        assert!(!valid(|c| c.guard.account_lock_after = 101));
+        assert!(valid(|c| c.guard.suspend_flood = Duration::ZERO));
+        assert!(!valid(|c| c.guard.failed_logins_window = Duration::ZERO));
+        assert!(!valid(|c| c.guard.rate_per_second = 0));
     }
 }

@@ -5,6 +5,7 @@
 mod support;
 
 mod api_flow;
+mod guard;
 mod keys;
 mod process;
 mod refusals;

@@ -72,6 +72,7 @@ fn client(dir: &std::path::Path, p: &Proc) -> Client {
     Client {
         addr: p.addr,
         tls: client_tls(&pem),
+        source: None,
     }
 }
 

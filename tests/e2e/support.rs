@@ -87,19 +87,23 @@ impl Server {
         }
     }
 
-    pub async fn stop(mut self) {
+    /// Stop the server; the data directory stays until the returned handle is dropped.
+    pub async fn stop(mut self) -> tempfile::TempDir {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
         if let Some(t) = self.task.take() {
             t.await.expect("server task");
         }
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::mem::replace(&mut self.dir, dir)
     }
 
     pub fn client(&self) -> Client {
         Client {
             addr: self.addr,
             tls: self.tls.clone(),
+            source: None,
         }
     }
 }
@@ -110,6 +114,8 @@ impl Server {
 pub struct Client {
     pub addr: SocketAddr,
     pub tls: Arc<rustls::ClientConfig>,
+    /// Source address to connect from (any of 127.0.0.0/8 works on Linux loopback).
+    pub source: Option<std::net::IpAddr>,
 }
 
 pub struct Resp {
@@ -137,8 +143,37 @@ pub struct Conn {
 }
 
 impl Client {
+    /// The same client, connecting from `source`.
+    pub fn from(&self, source: &str) -> Client {
+        Client {
+            source: Some(source.parse().expect("source address")),
+            ..self.clone()
+        }
+    }
+
+    /// A request with extra headers (JSON body).
+    pub async fn request_with(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Resp {
+        self.connect()
+            .await
+            .request_with(method, path, headers, body)
+            .await
+    }
+
     pub async fn connect(&self) -> Conn {
-        let tcp = TcpStream::connect(self.addr).await.expect("connect");
+        let tcp = match self.source {
+            None => TcpStream::connect(self.addr).await.expect("connect"),
+            Some(src) => {
+                let sock = tokio::net::TcpSocket::new_v4().expect("socket");
+                sock.bind(SocketAddr::new(src, 0)).expect("bind source");
+                sock.connect(self.addr).await.expect("connect")
+            }
+        };
         tcp.set_nodelay(true).ok();
         let tls = tokio_rustls::TlsConnector::from(self.tls.clone())
             .connect(ServerName::try_from("localhost").expect("name"), tcp)
@@ -195,16 +230,36 @@ impl Conn {
         content_type: Option<&str>,
         body: Vec<u8>,
     ) -> Resp {
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let mut headers: Vec<(&str, &str)> = Vec::new();
+        if let Some(a) = &auth {
+            headers.push(("authorization", a));
+        }
+        if let Some(ct) = content_type {
+            headers.push(("content-type", ct));
+        }
+        self.request_with(method, path, &headers, body).await
+    }
+
+    pub async fn request_with(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Resp {
         let mut b = Request::builder()
             .method(method)
             .uri(path)
             .header("host", "localhost")
             .header("user-agent", "e2e-test");
-        if let Some(t) = token {
-            b = b.header("authorization", format!("Bearer {t}"));
+        let mut has_type = false;
+        for (k, v) in headers {
+            has_type |= k.eq_ignore_ascii_case("content-type");
+            b = b.header(*k, *v);
         }
-        if let Some(ct) = content_type {
-            b = b.header("content-type", ct);
+        if !has_type && !body.is_empty() && body[0] == b'{' {
+            b = b.header("content-type", "application/json");
         }
         let req = b.body(Full::new(Bytes::from(body))).expect("request");
         self.sender.ready().await.expect("ready");

@@ -3,13 +3,16 @@
 //! Hashing is the expensive thing an attacker can make us do, so it never runs on the async
 //! workers and never queues without bound: [`Hasher`] owns `threads` OS threads (default: one per
 //! core) and a queue of `queue` waiting jobs. A job offered to a full queue is refused at once
-//! with [`Error::Overloaded`] (HTTP 503 + `Retry-After`). Callers block on the answer, so call
-//! from a blocking context. A panic inside argon2 is caught on the pool thread and re-raised in
+//! with [`Error::Overloaded`] (HTTP 503 + `Retry-After`). Two lanes of `queue` each: jobs for
+//! addresses that logged in successfully recently ([`Priority::High`]) are served first, so a
+//! flood of wrong passwords from elsewhere cannot starve known users. Callers block on the
+//! answer, so call from a blocking context. A panic inside argon2 is caught on the pool thread and re-raised in
 //! the caller, which is where it belongs.
 
 use crate::Error;
 use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version};
-use std::sync::{Arc, Mutex, mpsc};
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, mpsc};
 use zeroize::Zeroizing;
 
 type Reply = mpsc::SyncSender<std::thread::Result<Result<Outcome, String>>>;
@@ -24,10 +27,57 @@ enum Outcome {
     Verified(bool),
 }
 
+/// Which lane a job waits in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Priority {
+    /// Everyone else.
+    Normal,
+    /// Clients that logged in successfully recently.
+    High,
+}
+
+impl Priority {
+    /// The lane for a client.
+    pub fn of(client: &crate::model::ClientInfo) -> Priority {
+        if client.known_good {
+            Priority::High
+        } else {
+            Priority::Normal
+        }
+    }
+}
+
+struct Lanes<J = (Work, Reply)> {
+    high: VecDeque<J>,
+    normal: VecDeque<J>,
+}
+
+impl<J> Default for Lanes<J> {
+    fn default() -> Self {
+        Lanes {
+            high: VecDeque::new(),
+            normal: VecDeque::new(),
+        }
+    }
+}
+
+impl<J> Lanes<J> {
+    /// The next job: the high lane first.
+    fn pop(&mut self) -> Option<J> {
+        self.high.pop_front().or_else(|| self.normal.pop_front())
+    }
+}
+
+struct Queue {
+    lanes: Mutex<Lanes>,
+    ready: Condvar,
+    capacity: usize,
+}
+
 /// The pool. Cheap to clone (shares the threads).
 #[derive(Clone)]
 pub struct Hasher {
-    tx: mpsc::SyncSender<(Work, Reply)>,
+    queue: Arc<Queue>,
     params: Params,
     dummy: Arc<String>,
 }
@@ -88,20 +138,33 @@ impl Hasher {
         } else {
             threads
         };
-        let (tx, rx) = mpsc::sync_channel::<(Work, Reply)>(queue.max(1));
-        let rx = Arc::new(Mutex::new(rx));
+        let q = Arc::new(Queue {
+            lanes: Mutex::new(Lanes::default()),
+            ready: Condvar::new(),
+            capacity: queue.max(1),
+        });
         for i in 0..threads {
-            let rx = Arc::clone(&rx);
+            let q = Arc::clone(&q);
             let params = params.clone();
             std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
                 .spawn(move || {
                     loop {
-                        let job = match rx.lock() {
-                            Ok(guard) => guard.recv(),
-                            Err(_) => return,
+                        let job = {
+                            let Ok(mut lanes) = q.lanes.lock() else {
+                                return;
+                            };
+                            loop {
+                                if let Some(j) = lanes.pop() {
+                                    break j;
+                                }
+                                lanes = match q.ready.wait(lanes) {
+                                    Ok(l) => l,
+                                    Err(_) => return,
+                                };
+                            }
                         };
-                        let Ok((work, reply)) = job else { return };
+                        let (work, reply) = job;
                         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                             do_work(&params, work)
                         }));
@@ -119,18 +182,30 @@ impl Hasher {
             _ => return Err(Error::Internal("cannot compute the dummy hash".into())),
         };
         Ok(Hasher {
-            tx,
+            queue: q,
             params,
             dummy: Arc::new(dummy),
         })
     }
 
-    fn submit(&self, work: Work) -> Result<Outcome, Error> {
+    fn submit(&self, work: Work, priority: Priority) -> Result<Outcome, Error> {
         let (reply, wait) = mpsc::sync_channel(1);
-        self.tx.try_send((work, reply)).map_err(|e| match e {
-            mpsc::TrySendError::Full(_) => Error::Overloaded,
-            mpsc::TrySendError::Disconnected(_) => Error::Internal("hasher stopped".into()),
-        })?;
+        {
+            let mut lanes = self
+                .queue
+                .lanes
+                .lock()
+                .map_err(|_| Error::Internal("hasher stopped".into()))?;
+            let lane = match priority {
+                Priority::High => &mut lanes.high,
+                Priority::Normal => &mut lanes.normal,
+            };
+            if lane.len() >= self.queue.capacity {
+                return Err(Error::Overloaded);
+            }
+            lane.push_back((work, reply));
+        }
+        self.queue.ready.notify_one();
         match wait.recv() {
             Ok(Ok(r)) => r.map_err(|e| Error::Internal(format!("argon2: {e}"))),
             Ok(Err(panic)) => std::panic::resume_unwind(panic),
@@ -140,7 +215,10 @@ impl Hasher {
 
     /// argon2id PHC string of `secret` under the configured parameters.
     pub fn hash(&self, secret: &[u8]) -> Result<String, Error> {
-        match self.submit(Work::Hash(Zeroizing::new(secret.to_vec())))? {
+        match self.submit(
+            Work::Hash(Zeroizing::new(secret.to_vec())),
+            Priority::Normal,
+        )? {
             Outcome::Hashed(h) => Ok(h),
             Outcome::Verified(_) => Err(Error::Internal("hasher answered out of turn".into())),
         }
@@ -148,10 +226,13 @@ impl Hasher {
 
     /// Whether `secret` matches `phc` (argon2 compares in constant time).
     pub fn verify(&self, secret: &[u8], phc: &str) -> Result<bool, Error> {
-        match self.submit(Work::Verify(
-            Zeroizing::new(secret.to_vec()),
-            phc.to_owned(),
-        ))? {
+        self.verify_with(Priority::Normal, secret, phc)
+    }
+
+    /// [`Hasher::verify`] in the given lane.
+    pub fn verify_with(&self, priority: Priority, secret: &[u8], phc: &str) -> Result<bool, Error> {
+        let work = Work::Verify(Zeroizing::new(secret.to_vec()), phc.to_owned());
+        match self.submit(work, priority)? {
             Outcome::Verified(ok) => Ok(ok),
             Outcome::Hashed(_) => Err(Error::Internal("hasher answered out of turn".into())),
         }
@@ -160,6 +241,11 @@ impl Hasher {
     /// Spend one verification's worth of time for an account that does not exist.
     pub fn verify_dummy(&self, secret: &[u8]) -> Result<(), Error> {
         self.verify(secret, &self.dummy).map(|_| ())
+    }
+
+    /// [`Hasher::verify_dummy`] in the given lane.
+    pub fn verify_dummy_with(&self, priority: Priority, secret: &[u8]) -> Result<(), Error> {
+        self.verify_with(priority, secret, &self.dummy).map(|_| ())
     }
 
     /// Whether `phc` was made with other parameters than the configured ones (rehash on login).
@@ -219,6 +305,18 @@ mod tests {
         assert!(newer.verify(b"pw", &phc).unwrap());
         assert!(newer.needs_rehash(&phc));
         assert!(newer.needs_rehash("not a hash"));
+    }
+
+    #[test]
+    fn the_high_lane_is_served_first() {
+        let mut l: Lanes<&str> = Lanes::default();
+        l.normal.push_back("n1");
+        l.normal.push_back("n2");
+        l.high.push_back("h1");
+        l.normal.push_back("n3");
+        l.high.push_back("h2");
+        let order: Vec<_> = std::iter::from_fn(|| l.pop()).collect();
+        assert_eq!(order, ["h1", "h2", "n1", "n2", "n3"]);
     }
 
     #[test]

@@ -13,6 +13,7 @@
 
 use crate::app::Authd;
 use crate::clock::UnixTime;
+use crate::credentials::hasher::Priority;
 use crate::credentials::{otp_key, password, pin};
 use crate::flows::login::{
     IssuedSession, LoginStep, challenge_client, live_challenge, new_challenge, new_session,
@@ -66,8 +67,31 @@ fn next(
 }
 
 /// Step 1 of a key login (`{"username","method":"otp_key","passcode"}`), also used by
-/// `/validate` with `issue_session = false`.
+/// `/validate` with `issue_session = false`. Refusals count against the address (it may earn
+/// a suspension); success makes it known good.
 pub fn key_step(
+    app: &Authd,
+    username: &str,
+    passcode: &str,
+    client: &ClientInfo,
+    now: UnixTime,
+    issue_session: bool,
+) -> Result<LoginStep> {
+    let now_ms = now.saturating_mul(1000);
+    let r = key_step_inner(app, username, passcode, client, now, issue_session);
+    match &r {
+        Err(Error::InvalidCredentials) if !client.refused => {
+            app.guard.login_failed(client, now_ms)?
+        }
+        Ok(LoginStep::Session(_) | LoginStep::Accepted) => {
+            app.guard.login_succeeded(client, now_ms)
+        }
+        _ => {}
+    }
+    r
+}
+
+fn key_step_inner(
     app: &Authd,
     username: &str,
     passcode: &str,
@@ -92,6 +116,11 @@ pub fn key_step(
     };
     let name = password::normalize_username(username).ok();
     let actor = name.clone().unwrap_or_else(|| "?".into());
+    let prio = Priority::of(client);
+    // An address refused by a rule: no hashing, and no failure counted against anyone.
+    if client.refused {
+        return fail(&actor, "address_refused");
+    }
     if passcode.len() > MAX_PASSCODE {
         return fail(&actor, "passcode_too_long");
     }
@@ -100,11 +129,16 @@ pub fn key_step(
         None => None,
     };
     let Some(user) = user else {
-        app.hasher.verify_dummy(passcode.as_bytes())?;
+        app.hasher.verify_dummy_with(prio, passcode.as_bytes())?;
         return fail(&actor, "unknown_user");
     };
+    if let Some(ip) = client.ip
+        && !app.guard.allows(ip, Some(&user))
+    {
+        return fail(&actor, "address_refused");
+    }
     if user.disabled {
-        app.hasher.verify_dummy(passcode.as_bytes())?;
+        app.hasher.verify_dummy_with(prio, passcode.as_bytes())?;
         return fail(&actor, "account_disabled");
     }
     let max = app.config.keys.max_failures;
@@ -149,7 +183,7 @@ pub fn key_step(
             }
             (Some(hash), consume) if !pin_part.is_empty() => {
                 // Verified whether or not the code matched, so timing says nothing about which.
-                let pin_ok = app.hasher.verify(pin_part.as_bytes(), hash)?;
+                let pin_ok = app.hasher.verify_with(prio, pin_part.as_bytes(), hash)?;
                 hashed = true;
                 if let (true, Some(consume)) = (pin_ok, consume) {
                     let (step, next) = next(
@@ -180,7 +214,7 @@ pub fn key_step(
         hashed = true;
         if app
             .hasher
-            .verify(normalize_temp_password(passcode).as_bytes(), &tp.hash)?
+            .verify_with(prio, normalize_temp_password(passcode).as_bytes(), &tp.hash)?
         {
             let (step, next) = next(
                 app,
@@ -206,7 +240,7 @@ pub fn key_step(
         }
     }
     if !hashed {
-        app.hasher.verify_dummy(passcode.as_bytes())?;
+        app.hasher.verify_dummy_with(prio, passcode.as_bytes())?;
     }
     let reason = if replayed {
         "replay"
@@ -279,5 +313,6 @@ pub fn pin_step(
     {
         return Err(Error::ChallengeExpired);
     }
+    app.guard.login_succeeded(&client, now.saturating_mul(1000));
     Ok(step)
 }

@@ -9,6 +9,7 @@
 
 use crate::app::Authd;
 use crate::clock::UnixTime;
+use crate::credentials::hasher::Priority;
 use crate::credentials::{backup_codes, password, tokens, totp};
 use crate::model::*;
 use crate::store::{Effect, Next};
@@ -129,6 +130,8 @@ pub(crate) fn challenge_client(c: &Challenge) -> ClientInfo {
     ClientInfo {
         address: c.address.clone(),
         user_agent: c.user_agent.clone(),
+        ip: c.address.parse().ok(),
+        ..Default::default()
     }
 }
 
@@ -167,23 +170,66 @@ pub fn password_step(
         Error::InvalidCredentials
     };
     let name = password::normalize_username(username).ok();
+    let actor = name.clone().unwrap_or_else(|| "?".into());
+    let prio = Priority::of(client);
+    let now_ms = now.saturating_mul(1000);
+    // An address refused by a rule: no hashing, and no failure counted against anyone.
+    if client.refused {
+        return Err(fail(&actor, "address_refused"));
+    }
+    // A failure that counts against the address (it may earn a suspension).
+    let failed = |actor: &str, reason: &str| -> Error {
+        if let Err(e) = app.guard.login_failed(client, now_ms) {
+            return e.into();
+        }
+        fail(actor, reason)
+    };
     let pw = password::normalize(password_in);
     if pw.len() > app.policy.max_bytes {
-        return Err(fail(name.as_deref().unwrap_or("?"), "password_too_long"));
+        return Err(failed(&actor, "password_too_long"));
     }
     let user = match &name {
         Some(n) => app.store.user_by_name(n)?,
         None => None,
     };
     let Some(user) = user else {
-        app.hasher.verify_dummy(pw.as_bytes())?;
-        return Err(fail(name.as_deref().unwrap_or("?"), "unknown_user"));
+        app.hasher.verify_dummy_with(prio, pw.as_bytes())?;
+        return Err(failed(&actor, "unknown_user"));
     };
-    if !app.hasher.verify(pw.as_bytes(), &user.password_hash)? {
-        return Err(fail(&user.username, "bad_password"));
+    if let Some(ip) = client.ip
+        && !app.guard.allows(ip, Some(&user))
+    {
+        return Err(fail(&user.username, "address_refused"));
+    }
+    if app.guard.account_locked(user.fail_count) {
+        return Err(failed(&user.username, "account_locked"));
+    }
+    if now < user.throttled_until {
+        return Err(failed(&user.username, "account_throttled"));
+    }
+    if !app
+        .hasher
+        .verify_with(prio, pw.as_bytes(), &user.password_hash)?
+    {
+        let failures = user.fail_count.saturating_add(1);
+        let until = now + app.guard.account_delay(failures);
+        let ev = client.event(
+            now,
+            Some(&user.username),
+            "login.password",
+            Some(&user.username),
+            Outcome::Failure,
+            json!({ "reason": "bad_password", "consecutive_failures": failures }),
+        );
+        app.store.account_failure(user.id, until, ev)?;
+        app.guard.login_failed(client, now_ms)?;
+        return Err(Error::InvalidCredentials);
     }
     if user.disabled {
-        return Err(fail(&user.username, "account_disabled"));
+        return Err(failed(&user.username, "account_disabled"));
+    }
+    if user.fail_count > 0 {
+        app.store.account_reset(user.id, None)?;
     }
     if app.hasher.needs_rehash(&user.password_hash) {
         let new = app.hasher.hash(pw.as_bytes())?;
@@ -234,6 +280,7 @@ pub fn password_step(
         )?;
         return Ok(LoginStep::PasswordChangeRequired { challenge: t.text });
     }
+    app.guard.login_succeeded(client, now_ms);
     let (t, s) = new_session(app, user.id, client, now, "password", None)?;
     let expires_at = s.expires_at;
     app.store
@@ -333,6 +380,7 @@ pub fn mfa_step(
                 json!({ "method": method.as_str(), "reason": reason }),
             ),
         )?;
+        app.guard.login_failed(client, now.saturating_mul(1000))?;
         return Err(Error::InvalidCode);
     };
     let method_done = format!("{}+{}", ch.method, method.as_str());
@@ -382,8 +430,10 @@ pub fn mfa_step(
             Outcome::Failure,
             json!({ "method": method.as_str(), "reason": "replay" }),
         ))?;
+        app.guard.login_failed(client, now.saturating_mul(1000))?;
         return Err(Error::InvalidCode);
     }
+    app.guard.login_succeeded(client, now.saturating_mul(1000));
     Ok(match step {
         LoginStep::Session(mut s) if method == MfaMethod::BackupCode => {
             let left = app.store.count_backup_codes(user.id)?;

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod guard_admin;
 pub mod helpdesk;
 pub mod keys;
 pub mod login;
@@ -12,5 +13,7 @@ pub mod validate;
 pub(crate) mod testkit;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_guard;
 #[cfg(test)]
 mod tests_keys;

@@ -24,6 +24,8 @@ pub(crate) fn client() -> ClientInfo {
     ClientInfo {
         address: "192.0.2.1".into(),
         user_agent: "test".into(),
+        ip: "192.0.2.1".parse().ok(),
+        ..Default::default()
     }
 }
 

@@ -30,13 +30,24 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
     }
 }
 
+/// What the guard layer found out about the client (inserted before any handler runs).
+#[derive(Debug, Clone, Copy)]
+pub struct GuardMark {
+    /// The client address (forwarded-for resolved).
+    pub ip: std::net::IpAddr,
+    /// Global rules refuse it.
+    pub refused: bool,
+    /// It logged in successfully recently.
+    pub known_good: bool,
+}
+
 /// Client facts of a request.
 pub fn client_info(parts: &Parts) -> ClientInfo {
-    let address = parts
-        .extensions
-        .get::<PeerAddr>()
-        .map(|p| p.0.ip().to_string())
-        .unwrap_or_default();
+    let mark = parts.extensions.get::<GuardMark>().copied();
+    let ip = mark
+        .map(|m| m.ip)
+        .or_else(|| parts.extensions.get::<PeerAddr>().map(|p| p.0.ip()));
+    let address = ip.map(|i| i.to_string()).unwrap_or_default();
     let user_agent: String = parts
         .headers
         .get(header::USER_AGENT)
@@ -49,6 +60,9 @@ pub fn client_info(parts: &Parts) -> ClientInfo {
     ClientInfo {
         address,
         user_agent,
+        ip,
+        refused: mark.is_some_and(|m| m.refused),
+        known_good: mark.is_some_and(|m| m.known_good),
     }
 }
 
@@ -102,6 +116,12 @@ impl FromRequestParts<AppState> for Caller {
             .app
             .blocking(move |app| login::authenticate(app, &token, now))
             .await?;
+        // A session is usable only from addresses the account's rules allow.
+        if let Some(mark) = parts.extensions.get::<GuardMark>()
+            && !st.app.guard.allows(mark.ip, Some(&who.user))
+        {
+            return Err(crate::Error::Forbidden.into());
+        }
         Ok(Caller(who))
     }
 }

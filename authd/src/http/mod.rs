@@ -7,9 +7,11 @@
 //! - `extract`: `ApiJson`, `Caller`, `Admin` (role guard), `Client`.
 
 pub mod api;
+pub mod api_guard;
 pub mod api_keys;
 pub mod error;
 pub mod extract;
+pub mod guard_layer;
 pub mod metrics;
 pub mod web;
 
@@ -45,9 +47,14 @@ pub fn router(app: Authd) -> Result<Router, crate::Error> {
     Ok(Router::new()
         .merge(api::routes())
         .merge(api_keys::routes())
+        .merge(api_guard::routes())
         .merge(web::routes())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard_layer::guard,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::count,

@@ -78,6 +78,10 @@ pub struct User {
     pub created_at: UnixTime,
     /// When the password was last set.
     pub password_changed_at: UnixTime,
+    /// Consecutive failed password logins (reset by a success or an admin).
+    pub fail_count: u32,
+    /// Password logins are refused before this time (progressive delay).
+    pub throttled_until: UnixTime,
 }
 
 impl std::fmt::Debug for User {
@@ -366,13 +370,20 @@ impl Default for AuditFilter {
     }
 }
 
-/// The client facts recorded with every action.
+/// The client facts recorded with every action, and what the guard decided about them.
 #[derive(Debug, Clone, Default)]
 pub struct ClientInfo {
-    /// Remote address (socket peer).
+    /// Client address (text; the socket peer, or the forwarded client behind a trusted proxy).
     pub address: String,
     /// User agent, truncated to 256 characters.
     pub user_agent: String,
+    /// The client address, when it comes from the network.
+    pub ip: Option<std::net::IpAddr>,
+    /// Global IP rules refuse this address: login flows answer as for a wrong password,
+    /// without hashing anything and without counting a failure against anyone.
+    pub refused: bool,
+    /// The address logged in successfully recently: its hashing goes first.
+    pub known_good: bool,
 }
 
 impl ClientInfo {

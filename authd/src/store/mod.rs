@@ -11,11 +11,13 @@
 //! zero rows = replay), never read-compare-save. All writes are durable (`synchronous=FULL`)
 //! before the call returns.
 
+mod guard;
 mod keys;
 pub mod schema;
 pub mod sqlite;
 mod writer;
 
+pub use guard::{GuardStore, Suspension};
 pub use keys::KeyStore;
 
 use crate::clock::UnixTime;
@@ -141,7 +143,7 @@ pub enum Next {
 }
 
 /// The domain operations authd needs from persistent storage.
-pub trait Store: KeyStore + Send + Sync + std::fmt::Debug {
+pub trait Store: KeyStore + GuardStore + Send + Sync + std::fmt::Debug {
     // ---- accounts
     /// Number of accounts (bootstrap checks for zero).
     fn count_users(&self) -> StoreResult<u64>;

@@ -127,4 +127,29 @@ pub const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX temp_by_user ON temp_passwords(user_id);
     "#,
+    // 3: the guard: IP rules, suspensions, per-account failure counting.
+    r#"
+    CREATE TABLE ip_rules (
+        id INTEGER PRIMARY KEY,
+        scope TEXT NOT NULL,
+        action TEXT NOT NULL,
+        cidr TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        created_by TEXT
+    ) STRICT;
+
+    CREATE TABLE suspensions (
+        address TEXT PRIMARY KEY,
+        reason TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        first_seen INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL,
+        expires_at INTEGER,
+        created_by TEXT,
+        lifted_at INTEGER
+    ) STRICT;
+
+    ALTER TABLE users ADD COLUMN fail_count INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE users ADD COLUMN throttled_until INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];

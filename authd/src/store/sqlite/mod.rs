@@ -4,6 +4,7 @@
 //! Rows are read into the domain types of `crate::model` through small conversion functions
 //! that reject anything out of range (`StoreError::Corrupt`) instead of guessing.
 
+mod guard;
 mod keys;
 
 use super::writer::Writer;
@@ -108,7 +109,7 @@ pub(super) fn corrupt(table: &'static str, reason: impl Into<String>) -> StoreEr
     }
 }
 
-const USER_COLS: &str = "id, username, password_hash, roles, disabled, must_change_password, created_at, password_changed_at";
+const USER_COLS: &str = "id, username, password_hash, roles, disabled, must_change_password, created_at, password_changed_at, fail_count, throttled_until";
 
 fn user_from_row(r: &Row<'_>) -> StoreResult<User> {
     let roles_text: String = r.get(3)?;
@@ -128,6 +129,8 @@ fn user_from_row(r: &Row<'_>) -> StoreResult<User> {
         must_change_password: r.get(5)?,
         created_at: r.get(6)?,
         password_changed_at: r.get(7)?,
+        fail_count: u32::try_from(r.get::<_, i64>(8)?).unwrap_or(u32::MAX),
+        throttled_until: r.get(9)?,
     })
 }
 
@@ -665,7 +668,7 @@ impl Store for SqliteStore {
         self.read(|c| {
             let mut st = c.prepare_cached(&format!(
                 "SELECT {SESSION_COLS}, u.id, u.username, u.password_hash, u.roles, u.disabled,
-                        u.must_change_password, u.created_at, u.password_changed_at
+                        u.must_change_password, u.created_at, u.password_changed_at, u.fail_count, u.throttled_until
                  FROM sessions s JOIN users u ON u.id = s.user_id
                  WHERE s.token_hash = ?1 AND s.revoked_at IS NULL AND s.expires_at > ?2"
             ))?;
@@ -690,6 +693,8 @@ impl Store for SqliteStore {
                 must_change_password: r.get(14)?,
                 created_at: r.get(15)?,
                 password_changed_at: r.get(16)?,
+                fail_count: u32::try_from(r.get::<_, i64>(17)?).unwrap_or(u32::MAX),
+                throttled_until: r.get(18)?,
             };
             Ok(Some((session, user)))
         })
