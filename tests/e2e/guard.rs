@@ -183,7 +183,10 @@ async fn forwarded_for_is_believed_only_from_trusted_proxies() {
             conn.request_with(
                 "POST",
                 "/api/v1/login",
-                &[("x-forwarded-for", ip)],
+                &[
+                    ("x-forwarded-for", ip),
+                    ("content-type", "application/json"),
+                ],
                 br#"{"username":"admin","password":"nope nope nope"}"#.to_vec(),
             )
             .await

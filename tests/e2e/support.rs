@@ -21,6 +21,8 @@ pub const ADMIN_PW: &str = "first root passphrase";
 /// A running server.
 pub struct Server {
     pub addr: SocketAddr,
+    /// The server's TLS configuration (benchmarks reuse it for baselines).
+    pub server_tls: Arc<rustls::ServerConfig>,
     pub clock: ManualClock,
     pub tls: Arc<rustls::ClientConfig>,
     pub dir: tempfile::TempDir,
@@ -49,6 +51,18 @@ impl Server {
     }
 
     pub async fn start_with(tweak: impl FnOnce(&mut sesame_config::Config)) -> Server {
+        Self::start_inner(tweak, false).await
+    }
+
+    /// Start on the real clock (benchmarks: rate limits and latencies need real time).
+    pub async fn start_real(tweak: impl FnOnce(&mut sesame_config::Config)) -> Server {
+        Self::start_inner(tweak, true).await
+    }
+
+    async fn start_inner(
+        tweak: impl FnOnce(&mut sesame_config::Config),
+        real_clock: bool,
+    ) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut cfg = sesame_config::Config::danger_test_defaults();
         cfg.server.data_dir = dir.path().join("data");
@@ -58,7 +72,12 @@ impl Server {
         tweak(&mut cfg);
         let clock = ManualClock::new(T0);
         let c2 = clock.clone();
-        let prepared = tokio::task::spawn_blocking(move || authd::server::start(cfg, Arc::new(c2)))
+        let clock_dyn: Arc<dyn authd::clock::Clock> = if real_clock {
+            Arc::new(authd::clock::SystemClock)
+        } else {
+            Arc::new(c2)
+        };
+        let prepared = tokio::task::spawn_blocking(move || authd::server::start(cfg, clock_dyn))
             .await
             .expect("join")
             .expect("start");
@@ -70,6 +89,7 @@ impl Server {
         let (stop, rx) = tokio::sync::oneshot::channel::<()>();
         let app = prepared.app.clone();
         let server_tls = prepared.tls.config.clone();
+        let server_tls_kept = server_tls.clone();
         let task = tokio::spawn(async move {
             authd::server::serve(listener, app, server_tls, async {
                 let _ = rx.await;
@@ -79,6 +99,7 @@ impl Server {
         });
         Server {
             addr,
+            server_tls: server_tls_kept,
             clock,
             tls,
             dir,
@@ -253,13 +274,8 @@ impl Conn {
             .uri(path)
             .header("host", "localhost")
             .header("user-agent", "e2e-test");
-        let mut has_type = false;
         for (k, v) in headers {
-            has_type |= k.eq_ignore_ascii_case("content-type");
             b = b.header(*k, *v);
-        }
-        if !has_type && !body.is_empty() && body[0] == b'{' {
-            b = b.header("content-type", "application/json");
         }
         let req = b.body(Full::new(Bytes::from(body))).expect("request");
         self.sender.ready().await.expect("ready");

@@ -37,9 +37,9 @@ pub enum Priority {
 }
 
 impl Priority {
-    /// The lane for a client.
-    pub fn of(client: &crate::model::ClientInfo) -> Priority {
-        if client.known_good {
+    /// The high lane for a client known good for the account, else the normal one.
+    pub fn known(known_good: bool) -> Priority {
+        if known_good {
             Priority::High
         } else {
             Priority::Normal

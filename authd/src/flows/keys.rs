@@ -84,7 +84,14 @@ pub fn key_step(
             app.guard.login_failed(client, now_ms)?
         }
         Ok(LoginStep::Session(_) | LoginStep::Accepted) => {
-            app.guard.login_succeeded(client, now_ms)
+            let name = password::normalize_username(username).ok();
+            if let Some(user) = name
+                .map(|n| app.store.user_by_name(&n))
+                .transpose()?
+                .flatten()
+            {
+                app.guard.login_succeeded(client, user.id, now_ms);
+            }
         }
         _ => {}
     }
@@ -116,7 +123,6 @@ fn key_step_inner(
     };
     let name = password::normalize_username(username).ok();
     let actor = name.clone().unwrap_or_else(|| "?".into());
-    let prio = Priority::of(client);
     // An address refused by a rule: no hashing, and no failure counted against anyone.
     if client.refused {
         return fail(&actor, "address_refused");
@@ -129,9 +135,14 @@ fn key_step_inner(
         None => None,
     };
     let Some(user) = user else {
-        app.hasher.verify_dummy_with(prio, passcode.as_bytes())?;
+        app.hasher
+            .verify_dummy_with(Priority::Normal, passcode.as_bytes())?;
         return fail(&actor, "unknown_user");
     };
+    let prio = Priority::known(
+        app.guard
+            .known_good(client, user.id, now.saturating_mul(1000)),
+    );
     if let Some(ip) = client.ip
         && !app.guard.allows(ip, Some(&user))
     {
@@ -313,6 +324,7 @@ pub fn pin_step(
     {
         return Err(Error::ChallengeExpired);
     }
-    app.guard.login_succeeded(&client, now.saturating_mul(1000));
+    app.guard
+        .login_succeeded(&client, user.id, now.saturating_mul(1000));
     Ok(step)
 }

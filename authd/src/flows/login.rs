@@ -171,7 +171,6 @@ pub fn password_step(
     };
     let name = password::normalize_username(username).ok();
     let actor = name.clone().unwrap_or_else(|| "?".into());
-    let prio = Priority::of(client);
     let now_ms = now.saturating_mul(1000);
     // An address refused by a rule: no hashing, and no failure counted against anyone.
     if client.refused {
@@ -193,7 +192,8 @@ pub fn password_step(
         None => None,
     };
     let Some(user) = user else {
-        app.hasher.verify_dummy_with(prio, pw.as_bytes())?;
+        app.hasher
+            .verify_dummy_with(Priority::Normal, pw.as_bytes())?;
         return Err(failed(&actor, "unknown_user"));
     };
     if let Some(ip) = client.ip
@@ -201,10 +201,13 @@ pub fn password_step(
     {
         return Err(fail(&user.username, "address_refused"));
     }
-    if app.guard.account_locked(user.fail_count) {
+    // Where the owner logged in from recently, failures caused elsewhere do not hold them back.
+    let trusted = app.guard.known_good(client, user.id, now_ms);
+    let prio = Priority::known(trusted);
+    if !trusted && app.guard.account_locked(user.fail_count) {
         return Err(failed(&user.username, "account_locked"));
     }
-    if now < user.throttled_until {
+    if !trusted && now < user.throttled_until {
         return Err(failed(&user.username, "account_throttled"));
     }
     if !app
@@ -280,7 +283,7 @@ pub fn password_step(
         )?;
         return Ok(LoginStep::PasswordChangeRequired { challenge: t.text });
     }
-    app.guard.login_succeeded(client, now_ms);
+    app.guard.login_succeeded(client, user.id, now_ms);
     let (t, s) = new_session(app, user.id, client, now, "password", None)?;
     let expires_at = s.expires_at;
     app.store
@@ -433,7 +436,8 @@ pub fn mfa_step(
         app.guard.login_failed(client, now.saturating_mul(1000))?;
         return Err(Error::InvalidCode);
     }
-    app.guard.login_succeeded(client, now.saturating_mul(1000));
+    app.guard
+        .login_succeeded(client, user.id, now.saturating_mul(1000));
     Ok(match step {
         LoginStep::Session(mut s) if method == MfaMethod::BackupCode => {
             let left = app.store.count_backup_codes(user.id)?;

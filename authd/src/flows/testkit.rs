@@ -37,16 +37,21 @@ impl Kit {
 
     /// Open (or reopen) a kit on an existing directory.
     pub(crate) fn open(dir: tempfile::TempDir) -> Kit {
+        Kit::open_with(dir, |_| {})
+    }
+
+    /// A kit whose configuration `tweak` adjusts.
+    pub(crate) fn with(tweak: impl FnOnce(&mut sesame_config::Config)) -> Kit {
+        Kit::open_with(tempfile::tempdir().unwrap(), tweak)
+    }
+
+    fn open_with(dir: tempfile::TempDir, tweak: impl FnOnce(&mut sesame_config::Config)) -> Kit {
         let clock = ManualClock::new(T0);
         let store = Arc::new(SqliteStore::open(dir.path()).unwrap());
         let key = MasterKey::load_or_create(dir.path()).unwrap();
-        let app = Authd::new(
-            sesame_config::Config::danger_test_defaults(),
-            store,
-            key,
-            Arc::new(clock.clone()),
-        )
-        .unwrap();
+        let mut cfg = sesame_config::Config::danger_test_defaults();
+        tweak(&mut cfg);
+        let app = Authd::new(cfg, store, key, Arc::new(clock.clone())).unwrap();
         Kit { app, clock, dir }
     }
 

@@ -384,3 +384,35 @@ fn flood_and_forbidden_calls_suspend() {
     assert!(hits[..19].iter().all(Option::is_none));
     assert_eq!(hits[19], Some(20));
 }
+
+#[test]
+fn attackers_elsewhere_cannot_lock_the_owner_out() {
+    let kit = Kit::with(|c| c.guard.account_lock_after = 20);
+    kit.user("alice", PW, &[]);
+    // Alice logs in from her usual address.
+    assert!(password_step(&kit.app, "alice", PW, &client(), kit.clock_now()).is_ok());
+    // A slow distributed attack: 30 wrong passwords from 30 addresses, each after the delay.
+    for i in 0..30 {
+        kit.clock.advance(900);
+        let c = from(&format!("203.0.{}.{}", i / 200, i % 200 + 1));
+        let _ = password_step(&kit.app, "alice", "wrong guess 12345", &c, kit.clock_now());
+    }
+    assert!(fail_count(&kit, "alice") >= 20);
+    // Locked for everyone else — even with the right password...
+    assert!(
+        password_step(
+            &kit.app,
+            "alice",
+            PW,
+            &from("198.51.100.1"),
+            kit.clock_now()
+        )
+        .is_err()
+    );
+    // ...but not for Alice from where she logged in before; and her success resets the count.
+    assert!(matches!(
+        password_step(&kit.app, "alice", PW, &client(), kit.clock_now()).unwrap(),
+        LoginStep::Session(_)
+    ));
+    assert_eq!(fail_count(&kit, "alice"), 0);
+}

@@ -6,8 +6,9 @@
 //!   (floods, failed logins, calls without the right).
 //! - Suspensions are kept in the store (they survive a restart) and mirrored here; a suspended
 //!   address gets one uniform 429 whatever it asks, before any hashing.
-//! - Addresses that recently logged in successfully are *known good*: their hashing jobs go to
-//!   the front of the queue, so a flood of wrong passwords from elsewhere does not starve them.
+//! - An (address, account) pair that recently logged in successfully is *known good*: its
+//!   hashing goes to the front of the queue and the account's throttling does not hold it
+//!   back, so a flood of wrong passwords from elsewhere neither starves nor locks out the owner.
 //!
 //! Failures from refused or suspended addresses never reach the flows, so they never count
 //! against an account or a key: a distant attacker cannot lock a real user out that way.
@@ -17,7 +18,7 @@ pub mod limits;
 pub mod rules;
 
 use crate::clock::UnixTime;
-use crate::model::{AuditEvent, ClientInfo, Outcome, User};
+use crate::model::{AuditEvent, ClientInfo, Outcome, User, UserId};
 use crate::store::{Store, StoreError, Suspension};
 use ipnet::IpNet;
 pub use limits::Trigger;
@@ -95,7 +96,7 @@ pub struct Guard {
     limits: Mutex<Limits>,
     rules: RwLock<Arc<RuleSet>>,
     suspended: RwLock<SuspensionIndex>,
-    known_good: Mutex<HashMap<IpAddr, i64>>,
+    known_good: Mutex<HashMap<(IpAddr, UserId), i64>>,
 }
 
 fn ms(d: std::time::Duration) -> i64 {
@@ -269,8 +270,8 @@ impl Guard {
             .and_then(|mut l| l.forbidden(ip, now_ms))
     }
 
-    /// A successful login: the address becomes known good for a day.
-    pub fn login_succeeded(&self, client: &ClientInfo, now_ms: i64) {
+    /// A successful login of `user` from this client: the pair becomes known good for a day.
+    pub fn login_succeeded(&self, client: &ClientInfo, user: UserId, now_ms: i64) {
         let Some(ip) = client.ip else { return };
         if let Ok(mut k) = self.known_good.lock() {
             if k.len() >= MAX_KNOWN_GOOD {
@@ -279,16 +280,20 @@ impl Guard {
                     k.clear();
                 }
             }
-            k.insert(ip, now_ms);
+            k.insert((ip, user), now_ms);
         }
     }
 
-    /// Whether `ip` logged in successfully within the last day.
-    pub fn known_good(&self, ip: IpAddr, now_ms: i64) -> bool {
+    /// Whether `user` logged in successfully from this client within the last day. Such
+    /// attempts are hashed first and are not held back by the account's throttling, so
+    /// failures from elsewhere cannot lock the account's owner out ("device cookie" idea,
+    /// keyed by address).
+    pub fn known_good(&self, client: &ClientInfo, user: UserId, now_ms: i64) -> bool {
+        let Some(ip) = client.ip else { return false };
         self.known_good
             .lock()
             .ok()
-            .and_then(|k| k.get(&ip).copied())
+            .and_then(|k| k.get(&(ip, user)).copied())
             .is_some_and(|t| now_ms - t < KNOWN_GOOD_MS)
     }
 

@@ -7,6 +7,11 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+/// The stable code of an error response, attached to it for the middlewares (the guard counts
+/// `forbidden` and `unauthenticated` answers toward a suspension, not wrong codes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorCode(pub &'static str);
+
 /// An API error ready to be rendered.
 #[derive(Debug)]
 pub struct ApiError {
@@ -94,6 +99,7 @@ impl IntoResponse for ApiError {
             body["error"][k] = v;
         }
         let mut r = (self.status, Json(body)).into_response();
+        r.extensions_mut().insert(ErrorCode(self.code));
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             r.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

@@ -37,8 +37,6 @@ pub struct GuardMark {
     pub ip: std::net::IpAddr,
     /// Global rules refuse it.
     pub refused: bool,
-    /// It logged in successfully recently.
-    pub known_good: bool,
 }
 
 /// Client facts of a request.
@@ -62,7 +60,6 @@ pub fn client_info(parts: &Parts) -> ClientInfo {
         user_agent,
         ip,
         refused: mark.is_some_and(|m| m.refused),
-        known_good: mark.is_some_and(|m| m.known_good),
     }
 }
 

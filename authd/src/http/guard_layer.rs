@@ -6,11 +6,12 @@
 //!    address is suspended (on disk first).
 //! 3. Global IP rules: on login routes a refused address is only *marked*, so the flow answers
 //!    exactly as for a wrong password without hashing; elsewhere it gets 403.
-//! 4. After the handler: a 401/403 on a route other than a login counts toward a suspension
-//!    for calls without the right.
+//! 4. After the handler: a `forbidden` or `unauthenticated` answer on a route other than a
+//!    login counts toward a suspension for calls without the right (a wrong code does not); a login refused because the hashing pool is full (503)
+//!    counts as a failed login of the address.
 
 use super::AppState;
-use super::error::ApiError;
+use super::error::{ApiError, ErrorCode};
 use super::extract::{GuardMark, PeerAddr};
 use crate::guard::{Gate, Trigger};
 use axum::extract::{Request, State};
@@ -23,30 +24,38 @@ pub fn is_login_route(path: &str) -> bool {
     path.starts_with("/api/v1/login") || path == "/api/v1/validate" || path.starts_with("/login")
 }
 
-/// The uniform refusal of a suspended address.
-pub fn suspended_response(retry_after: u64) -> Response {
-    let mut r = ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "suspended",
-        "too many requests from your address; try again later",
-    )
-    .into_response();
+/// Body of the uniform refusal of a suspended address: rendered once, the same for everyone.
+const SUSPENDED_BODY: &[u8] = br#"{"error":{"code":"suspended","message":"too many requests from your address; try again later"}}"#;
+/// Body of a rate-limit refusal.
+const RATE_LIMITED_BODY: &[u8] =
+    br#"{"error":{"code":"rate_limited","message":"too many requests; slow down"}}"#;
+
+fn refusal(body: &'static [u8], retry_after: u64) -> Response {
+    let mut r = Response::new(axum::body::Body::from(body));
+    *r.status_mut() = StatusCode::TOO_MANY_REQUESTS;
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
-        r.headers_mut().insert(header::RETRY_AFTER, v);
+        h.insert(header::RETRY_AFTER, v);
     }
     r
 }
 
+/// The uniform refusal of a suspended address.
+pub fn suspended_response(retry_after: u64) -> Response {
+    refusal(SUSPENDED_BODY, retry_after)
+}
+
 fn rate_limited() -> Response {
-    let mut r = ApiError::new(
-        StatusCode::TOO_MANY_REQUESTS,
-        "rate_limited",
-        "too many requests; slow down",
-    )
-    .into_response();
-    r.headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    r
+    refusal(RATE_LIMITED_BODY, 1)
 }
 
 /// The middleware.
@@ -82,15 +91,28 @@ pub async fn guard(State(st): State<AppState>, mut req: Request, next: Next) -> 
     if refused && !login {
         return ApiError::from(crate::Error::Forbidden).into_response();
     }
-    req.extensions_mut().insert(GuardMark {
-        ip,
-        refused,
-        known_good: guard.known_good(ip, now_ms),
-    });
+    req.extensions_mut().insert(GuardMark { ip, refused });
     let resp = next.run(req).await;
     let s = resp.status();
+    // A login refused because the hashing pool is full still counts as an attempt against the
+    // address: a flood of logins cannot hide behind the overload it causes.
+    if login && s == StatusCode::SERVICE_UNAVAILABLE {
+        let client = crate::model::ClientInfo {
+            ip: Some(ip),
+            ..Default::default()
+        };
+        let app = st.app.clone();
+        let r = tokio::task::spawn_blocking(move || app.guard.login_failed(&client, now_ms)).await;
+        if !matches!(r, Ok(Ok(()))) {
+            tracing::error!(address = %ip, "could not record a suspension");
+        }
+    }
+    let no_right = matches!(
+        resp.extensions().get::<ErrorCode>(),
+        Some(ErrorCode("forbidden" | "unauthenticated"))
+    );
     if !login
-        && (s == StatusCode::FORBIDDEN || s == StatusCode::UNAUTHORIZED)
+        && no_right
         && let Some(count) = guard.forbidden(ip, now_ms)
     {
         let app = st.app.clone();

@@ -53,15 +53,16 @@ pub fn router(app: Authd) -> Result<Router, crate::Error> {
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            guard_layer::guard,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
             metrics::count,
         ))
         .layer(axum::middleware::from_fn(move |req, next| {
             guard_time_and_headers(timeout, req, next)
         }))
+        // Outermost: a suspended or flooding address is answered before anything else runs.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard_layer::guard,
+        ))
         .with_state(state))
 }
 

@@ -382,8 +382,6 @@ pub struct ClientInfo {
     /// Global IP rules refuse this address: login flows answer as for a wrong password,
     /// without hashing anything and without counting a failure against anyone.
     pub refused: bool,
-    /// The address logged in successfully recently: its hashing goes first.
-    pub known_good: bool,
 }
 
 impl ClientInfo {

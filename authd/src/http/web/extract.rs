@@ -1,5 +1,6 @@
 //! Extractors of the web pages. A page that needs a signed-in user takes [`WebSession`]; an
-//! admin page takes [`WebAdmin`]. A POST takes [`UserForm`], [`AdminForm`] or [`AnonForm`]:
+//! admin page takes [`WebAdmin`], a helpdesk page [`WebHelpdesk`]. A POST takes [`UserForm`],
+//! [`AdminForm`], [`HelpdeskForm`] or [`AnonForm`]:
 //! these refuse a cross-site request, cap the body, and verify the CSRF token **before** the
 //! handler runs, so a handler cannot forget any of it. Every rejection is a page (or a redirect
 //! to the sign-in page), never axum's plain text.
@@ -20,6 +21,11 @@ use zeroize::Zeroizing;
 
 /// Largest form body accepted (also bounded by `server.body_limit_bytes`).
 pub(crate) const FORM_LIMIT: usize = 16 * 1024;
+
+/// Largest body of the helpdesk's seed-file form (the file pasted in a text area, URL-encoded).
+/// Like the API's import it is not bounded by `server.body_limit_bytes`; it stays within what
+/// axum's form parser accepts (2 MiB). Bigger batches go through the API.
+pub(crate) const SEED_FORM_LIMIT: usize = 2 * 1024 * 1024;
 
 /// A browser with a live session.
 #[derive(Debug)]
@@ -89,6 +95,27 @@ fn forbidden(st: &AppState, s: &WebSession) -> Response {
     )
 }
 
+/// Whether the account may use the helpdesk console (role `helpdesk` or `admin`).
+pub(crate) fn is_helpdesk(user: &crate::model::User) -> bool {
+    user.has_role(Role::Helpdesk) || user.has_role(Role::Admin)
+}
+
+/// A browser with a live session of a helpdesk member or an admin. Anyone else gets a 403
+/// page. (Which accounts they may act on is the flow's rule: `flows::helpdesk`.)
+#[derive(Debug)]
+pub(crate) struct WebHelpdesk(pub(crate) WebSession);
+
+impl FromRequestParts<AppState> for WebHelpdesk {
+    type Rejection = Response;
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Response> {
+        let s = WebSession::from_request_parts(parts, st).await?;
+        if !is_helpdesk(&s.who.user) {
+            return Err(forbidden(st, &s));
+        }
+        Ok(WebHelpdesk(s))
+    }
+}
+
 impl FromRequestParts<AppState> for WebAdmin {
     type Rejection = Response;
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Response> {
@@ -106,10 +133,14 @@ fn reload_target(path: &str) -> &'static str {
         "/login/mfa"
     } else if path == "/login/password" {
         "/login/password"
+    } else if path == "/login/pin" {
+        "/login/pin"
     } else if path.starts_with("/login") {
         "/login"
     } else if path.starts_with("/admin/") {
         "/admin/users"
+    } else if path.starts_with("/helpdesk") {
+        "/helpdesk"
     } else {
         "/account"
     }
@@ -131,12 +162,14 @@ fn refused(st: &AppState, lang: Lang, parts: &Parts, status: StatusCode, text: &
     )
 }
 
-/// The checks every POST shares: same origin, form content type, size cap. Returns the body.
+/// The checks every POST shares: same origin, form content type, size cap (`limit`). Returns
+/// the body.
 async fn read_form(
     st: &AppState,
     lang: Lang,
     parts: &Parts,
     body: Body,
+    limit: usize,
 ) -> Result<Bytes, Response> {
     let t = lang.tr();
     if !csrf::same_origin(&parts.headers, &parts.uri) {
@@ -161,7 +194,6 @@ async fn read_form(
         let status = StatusCode::UNSUPPORTED_MEDIA_TYPE;
         return Err(refused(st, lang, parts, status, t.bad_form_message));
     }
-    let limit = FORM_LIMIT.min(st.app.config.server.body_limit_bytes);
     axum::body::to_bytes(body, limit).await.map_err(|_| {
         let status = StatusCode::PAYLOAD_TOO_LARGE;
         refused(st, lang, parts, status, t.too_large_message)
@@ -221,17 +253,31 @@ pub(crate) struct UserForm<T> {
     pub(crate) form: T,
 }
 
+/// The usual cap of a form: [`FORM_LIMIT`] within `server.body_limit_bytes`.
+fn form_limit(st: &AppState) -> usize {
+    FORM_LIMIT.min(st.app.config.server.body_limit_bytes)
+}
+
+/// A signed-in user's form of at most `limit` bytes, its CSRF token verified.
+async fn user_form<T: DeserializeOwned>(
+    req: Request,
+    st: &AppState,
+    limit: usize,
+) -> Result<UserForm<T>, Response> {
+    let (mut parts, body) = req.into_parts();
+    let lang = i18n::negotiate(&parts.headers, parts.uri.query());
+    let bytes = read_form(st, lang, &parts, body, limit).await?;
+    let token = session_token(&parts, st);
+    let binding = token.as_deref().map(|t| Binding::Session(t.as_str()));
+    let form = checked_form(st, lang, &parts, bytes, binding).await?;
+    let s = WebSession::from_request_parts(&mut parts, st).await?;
+    Ok(UserForm { s, form })
+}
+
 impl<T: DeserializeOwned + Send> FromRequest<AppState> for UserForm<T> {
     type Rejection = Response;
     async fn from_request(req: Request, st: &AppState) -> Result<Self, Response> {
-        let (mut parts, body) = req.into_parts();
-        let lang = i18n::negotiate(&parts.headers, parts.uri.query());
-        let bytes = read_form(st, lang, &parts, body).await?;
-        let token = session_token(&parts, st);
-        let binding = token.as_deref().map(|t| Binding::Session(t.as_str()));
-        let form = checked_form(st, lang, &parts, bytes, binding).await?;
-        let s = WebSession::from_request_parts(&mut parts, st).await?;
-        Ok(UserForm { s, form })
+        user_form(req, st, form_limit(st)).await
     }
 }
 
@@ -252,6 +298,35 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for AdminForm<T> {
             return Err(forbidden(st, &s));
         }
         Ok(AdminForm { s, form })
+    }
+}
+
+/// A form posted by a helpdesk member or an admin, its CSRF token verified. `LIMIT` is the
+/// largest body accepted: [`FORM_LIMIT`] (within `server.body_limit_bytes`) unless a form
+/// says otherwise ([`SEED_FORM_LIMIT`] for the seed file).
+#[derive(Debug)]
+pub(crate) struct HelpdeskForm<T, const LIMIT: usize = FORM_LIMIT> {
+    /// The session.
+    pub(crate) s: WebSession,
+    /// The fields.
+    pub(crate) form: T,
+}
+
+impl<T: DeserializeOwned + Send, const LIMIT: usize> FromRequest<AppState>
+    for HelpdeskForm<T, LIMIT>
+{
+    type Rejection = Response;
+    async fn from_request(req: Request, st: &AppState) -> Result<Self, Response> {
+        let limit = if LIMIT == FORM_LIMIT {
+            form_limit(st)
+        } else {
+            LIMIT
+        };
+        let UserForm { s, form } = user_form::<T>(req, st, limit).await?;
+        if !is_helpdesk(&s.who.user) {
+            return Err(forbidden(st, &s));
+        }
+        Ok(HelpdeskForm { s, form })
     }
 }
 
@@ -278,7 +353,7 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for AnonForm<T> {
     async fn from_request(req: Request, st: &AppState) -> Result<Self, Response> {
         let (parts, body) = req.into_parts();
         let lang = i18n::negotiate(&parts.headers, parts.uri.query());
-        let bytes = read_form(st, lang, &parts, body).await?;
+        let bytes = read_form(st, lang, &parts, body, form_limit(st)).await?;
         let pre = cookies::get(&parts.headers, cookies::PRE_SESSION);
         let binding = pre.map(Binding::PreSession);
         let form = checked_form(st, lang, &parts, bytes, binding).await?;

@@ -11,6 +11,7 @@ use super::cookies;
 pub(crate) use super::strings::{EN, FR, Tr};
 use crate::Error;
 use crate::credentials::password::PolicyViolation;
+use crate::credentials::pin::PinViolation;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
@@ -177,7 +178,7 @@ fn french(e: &Error) -> String {
         "password_reused" => "Le nouveau mot de passe doit être différent de l’actuel.",
         "overloaded" => "Le serveur est occupé : réessayez dans un instant.",
         "internal_error" => "Erreur interne du serveur.",
-        _ => "",
+        _ => keys_french(e.code()),
     };
     if !fixed.is_empty() {
         return fixed.to_owned();
@@ -189,10 +190,29 @@ fn french(e: &Error) -> String {
         Error::WeakPassword(PolicyViolation::TooLong { max }) => {
             format!("Le mot de passe doit faire au plus {max} octets.")
         }
+        Error::WeakPin(PinViolation::Length { min, max }) => {
+            format!("Le code PIN doit comporter de {min} à {max} chiffres.")
+        }
+        Error::ImportRejected(faults) => match faults.len() {
+            1 => "Le fichier n’a pas été importé : un défaut a été relevé.".to_owned(),
+            n => format!("Le fichier n’a pas été importé : {n} défauts ont été relevés."),
+        },
+        Error::Unprocessable { code, message } => match *code {
+            "seed_file_malformed" => format!("Le fichier est mal formé ({message})."),
+            "seed_file_unsupported" => {
+                format!("Le fichier utilise une fonction non prise en charge ({message}).")
+            }
+            _ => format!("Le fichier ne peut pas être importé ({message})."),
+        },
         Error::NotFound(what) => match *what {
             "user" => "Utilisateur introuvable.".to_owned(),
             "session" => "Session introuvable.".to_owned(),
             "TOTP device" => "Appareil TOTP introuvable.".to_owned(),
+            "key" => "Clé introuvable.".to_owned(),
+            "temporary password" => {
+                "Ce compte n’a pas de mot de passe temporaire en cours.".to_owned()
+            }
+            "page" => "Page introuvable.".to_owned(),
             _ => "Élément introuvable.".to_owned(),
         },
         Error::SelfAction(what) => match *what {
@@ -208,6 +228,10 @@ fn french(e: &Error) -> String {
             "change your own password from your account page" => {
                 "Changez votre propre mot de passe depuis la page de votre compte."
             }
+            "ask a colleague: helpdesk actions on your own account are refused" => {
+                "Demandez à un collègue : les actions du support sur votre propre compte sont \
+                 refusées."
+            }
             _ => {
                 "Cette action sur votre propre compte doit être faite par un autre administrateur."
             }
@@ -215,6 +239,46 @@ fn french(e: &Error) -> String {
         .to_owned(),
         Error::InvalidRequest(detail) => invalid_request_fr(detail),
         _ => "Une erreur est survenue.".to_owned(),
+    }
+}
+
+/// The French sentences of the hardware-key and helpdesk codes that need no detail; empty for
+/// other codes.
+fn keys_french(code: &str) -> &'static str {
+    match code {
+        "pin_not_digits" => "Le code PIN ne doit contenir que des chiffres.",
+        "pin_repeated_digit" => "Le code PIN ne doit pas répéter un seul chiffre (comme 1111).",
+        "pin_run" => "Le code PIN ne doit pas être une suite de chiffres comme 1234 ou 9876.",
+        "pin_date" => "Le code PIN ne doit être ni une année ni une date.",
+        "seed_file_faulty" => "Le fichier comporte des entrées en défaut : rien n’a été importé.",
+        "seed_file_wrong_key" => {
+            "Clé ou mot de passe incorrect : les contrôles d’intégrité (MAC) du fichier ne \
+             sont pas vérifiés."
+        }
+        "seed_file_key_required" => {
+            "Le fichier est chiffré : indiquez sa clé pré-partagée ou son mot de passe."
+        }
+        "seed_file_not_encrypted" => {
+            "Une clé ou un mot de passe a été indiqué, mais le fichier ne contient aucun \
+             secret chiffré."
+        }
+        "seed_file_key_length" => {
+            "La clé pré-partagée n’a pas la longueur qu’exige le chiffrement du fichier."
+        }
+        "seed_file_unauthenticated" => {
+            "Le fichier chiffre les secrets sans code d’authentification (MAC) : il est refusé."
+        }
+        "seed_file_empty" => "Le fichier ne contient aucune clé.",
+        "seed_file_too_large" => "Le fichier est trop volumineux.",
+        "key_not_in_stock" => {
+            "Cette clé n’est pas en stock : elle est déjà attribuée, désactivée ou remplacée."
+        }
+        "key_not_assigned" => "Cette clé n’est attribuée à personne.",
+        "key_not_active" => "Cette clé est déjà désactivée ou remplacée.",
+        "key_not_assigned_to_user" => "La clé à remplacer n’est pas attribuée à cet utilisateur.",
+        "serial_taken" => "Une clé avec ce numéro de série existe déjà.",
+        "account_disabled" => "Ce compte est désactivé.",
+        _ => "",
     }
 }
 
@@ -233,6 +297,16 @@ fn invalid_request_fr(detail: &str) -> String {
         )
     } else if detail == "this TOTP device is already confirmed" {
         "Cet appareil TOTP est déjà confirmé.".to_owned()
+    } else if detail.starts_with("unknown reason") {
+        "Motif inconnu : choisissez perdue, volée, en panne ou autre.".to_owned()
+    } else if detail.starts_with("unknown state") {
+        "État inconnu : choisissez en stock, attribuée, désactivée ou remplacée.".to_owned()
+    } else if detail.starts_with("the note must be at most") {
+        "La note doit faire au plus 500 caractères.".to_owned()
+    } else if let Some(max) = detail.strip_prefix("valid_for must be between 1m and ") {
+        format!("La validité doit être comprise entre 1 minute et {max}.")
+    } else if detail.starts_with("valid_for:") {
+        "La validité n’est pas une durée comprise (exemples : 8h, 90m).".to_owned()
     } else {
         format!("La demande n’est pas valide ({detail}).")
     }
@@ -298,15 +372,81 @@ mod tests {
             Error::WeakPassword(PolicyViolation::ContainsServiceName),
             Error::WeakPassword(PolicyViolation::Reused),
             Error::InvalidRequest("the label must be 1 to 64 printable characters".into()),
+            Error::InvalidRequest("valid_for must be between 1m and 7d".into()),
+            Error::InvalidRequest("valid_for: no unit".into()),
+            Error::InvalidRequest("unknown reason \"x\" (expected lost, ...)".into()),
+            Error::InvalidRequest("the note must be at most 500 characters".into()),
             Error::SelfAction("you cannot delete your own account"),
+            Error::SelfAction("ask a colleague: helpdesk actions on your own account are refused"),
+            Error::NotFound("key"),
+            Error::NotFound("temporary password"),
+            Error::WeakPin(PinViolation::NotDigits),
+            Error::WeakPin(PinViolation::Length { min: 4, max: 8 }),
+            Error::WeakPin(PinViolation::Repeated),
+            Error::WeakPin(PinViolation::Run),
+            Error::WeakPin(PinViolation::Date),
+            Error::ImportRejected(vec![]),
+            Error::Conflict {
+                code: "key_not_in_stock",
+                message: "key K is assigned, not in stock".into(),
+            },
+            Error::Conflict {
+                code: "key_not_assigned",
+                message: "key K is not assigned".into(),
+            },
+            Error::Conflict {
+                code: "key_not_active",
+                message: "key K is already disabled".into(),
+            },
+            Error::Conflict {
+                code: "key_not_assigned_to_user",
+                message: "key K is not assigned to alice".into(),
+            },
+            Error::Conflict {
+                code: "serial_taken",
+                message: "a key with serial K exists already".into(),
+            },
+            Error::Conflict {
+                code: "account_disabled",
+                message: "the account is disabled".into(),
+            },
             Error::Overloaded,
             Error::Internal("disk".into()),
         ];
+        let seed_errors = [
+            sesame_hardware::seeds::ImportError::Faults(vec![]),
+            sesame_hardware::seeds::ImportError::Decrypt,
+            sesame_hardware::seeds::ImportError::Format {
+                format: sesame_hardware::seeds::FileFormat::Csv,
+                reason: "bad".into(),
+            },
+            sesame_hardware::seeds::ImportError::Unsupported { what: "RSA".into() },
+            sesame_hardware::seeds::ImportError::KeyRequired {
+                needed: sesame_hardware::seeds::KeyKind::Password,
+            },
+            sesame_hardware::seeds::ImportError::NotEncrypted,
+            sesame_hardware::seeds::ImportError::KeyLength {
+                len: 3,
+                expected: 16,
+            },
+            sesame_hardware::seeds::ImportError::Unauthenticated,
+            sesame_hardware::seeds::ImportError::NoTokens,
+            sesame_hardware::seeds::ImportError::TooLarge { len: 9, max: 8 },
+        ];
+        let mut errors: Vec<Error> = errors.into_iter().collect();
+        for e in seed_errors {
+            errors.push(Error::Unprocessable {
+                code: e.code(),
+                message: e.to_string(),
+            });
+        }
         for e in &errors {
             let fr = error_message(Lang::Fr, e);
             assert!(
-                !fr.is_empty() && fr != "Une erreur est survenue.",
-                "{}",
+                !fr.is_empty()
+                    && fr != "Une erreur est survenue."
+                    && !fr.starts_with("La demande n’est pas valide"),
+                "{}: {fr}",
                 e.code()
             );
             assert!(!fr.contains("disk"));
@@ -323,6 +463,17 @@ mod tests {
         assert_eq!(
             error_message(Lang::En, &Error::InvalidCredentials),
             "The username or password is incorrect."
+        );
+        assert_eq!(
+            error_message(Lang::Fr, &Error::WeakPin(PinViolation::Run)),
+            "Le code PIN ne doit pas être une suite de chiffres comme 1234 ou 9876."
+        );
+        assert_eq!(
+            error_message(
+                Lang::Fr,
+                &Error::InvalidRequest("valid_for must be between 1m and 7d".into())
+            ),
+            "La validité doit être comprise entre 1 minute et 7d."
         );
     }
 }

@@ -1,6 +1,7 @@
 //! Sign-in pages: password → (second factor) → (forced password change) → session cookie, and
 //! sign-out. The login challenge between two steps travels in the [`cookies::CHALLENGE`]
 //! cookie (HttpOnly, `Path=/login`), never in a URL; each POST redirects to the next page.
+//! The sign-in page also holds the hardware-key form, handled in `login_key`.
 
 use super::extract::{AnonForm, Secret, UserForm, WebSession, clear_session, pre_session};
 use super::i18n::Lang;
@@ -24,6 +25,8 @@ struct LoginPage {
     t: &'static Tr,
     c: Chrome,
     username: String,
+    /// Whether the key form is the one shown open (after a key sign-in attempt).
+    key_open: bool,
 }
 
 #[derive(Template)]
@@ -47,7 +50,7 @@ fn challenge_cookie(st: &AppState, token: &str) -> HeaderValue {
     cookies::set(cookies::CHALLENGE, token, cookies::LOGIN_PATH, Some(age))
 }
 
-fn clear_challenge() -> HeaderValue {
+pub(super) fn clear_challenge() -> HeaderValue {
     cookies::clear(cookies::CHALLENGE, cookies::LOGIN_PATH)
 }
 
@@ -67,7 +70,7 @@ fn session_cookies(st: &AppState, s: &IssuedSession) -> Vec<HeaderValue> {
 }
 
 /// Where a login step leads.
-fn next_step(st: &AppState, step: LoginStep) -> Response {
+pub(super) fn next_step(st: &AppState, step: LoginStep) -> Response {
     match step {
         LoginStep::Session(s) => {
             let to = if s.backup_codes_low.is_some() {
@@ -91,20 +94,22 @@ fn next_step(st: &AppState, step: LoginStep) -> Response {
     }
 }
 
-/// What the sign-in page shows around its form.
-struct LoginView<'a> {
+/// What the sign-in page shows around its forms.
+pub(super) struct LoginView<'a> {
     /// The request's query (for a `?done=` notice).
-    query: Option<&'a str>,
-    status: StatusCode,
-    error: Option<String>,
+    pub(super) query: Option<&'a str>,
+    pub(super) status: StatusCode,
+    pub(super) error: Option<String>,
     /// The username typed, shown again after an error.
-    username: String,
+    pub(super) username: String,
+    /// Whether the hardware-key form is the one to show open.
+    pub(super) key_open: bool,
     /// Cookies to set or clear.
-    set: Vec<HeaderValue>,
+    pub(super) set: Vec<HeaderValue>,
 }
 
-/// The sign-in page, with the pre-session cookie its form is bound to.
-fn login_page(
+/// The sign-in page, with the pre-session cookie its forms are bound to.
+pub(super) fn login_page(
     st: &AppState,
     lang: Lang,
     headers: &axum::http::HeaderMap,
@@ -123,6 +128,7 @@ fn login_page(
         t,
         c,
         username: v.username,
+        key_open: v.key_open,
     };
     super::with_cookies(render(v.status, &page), v.set)
 }
@@ -147,6 +153,7 @@ pub(super) async fn page(State(st): St, lang: Lang, mut parts: Parts) -> Respons
         status: StatusCode::OK,
         error,
         username: String::new(),
+        key_open: super::query_param(query, "with") == Some("key"),
         set,
     };
     login_page(&st, lang, &parts.headers, view)
@@ -176,6 +183,7 @@ pub(super) async fn submit(State(st): St, parts: Parts, f: AnonForm<LoginForm>) 
                 status: status_of(&e),
                 error: Some(error_text(f.lang, &e)),
                 username: username.chars().take(150).collect(),
+                key_open: false,
                 set: vec![clear_session(&st), clear_challenge()],
             };
             login_page(&st, f.lang, &parts.headers, view)
@@ -184,7 +192,7 @@ pub(super) async fn submit(State(st): St, parts: Parts, f: AnonForm<LoginForm>) 
 }
 
 /// The live challenge of the request at `stage`, and the second-factor methods of its account.
-async fn challenge_state(
+pub(super) async fn challenge_state(
     st: &AppState,
     token: Option<Zeroizing<String>>,
     stage: ChallengeStage,
@@ -211,11 +219,11 @@ async fn challenge_state(
 }
 
 /// Back to the sign-in page because the login attempt is gone.
-fn expired() -> Response {
+pub(super) fn expired() -> Response {
     redirect_with("/login?done=expired", vec![clear_challenge()])
 }
 
-fn challenge_of(parts: &Parts) -> Option<Zeroizing<String>> {
+pub(super) fn challenge_of(parts: &Parts) -> Option<Zeroizing<String>> {
     cookies::get(&parts.headers, cookies::CHALLENGE).map(|v| Zeroizing::new(v.to_owned()))
 }
 

@@ -1,13 +1,18 @@
 //! Server-rendered web pages (DESIGN.md §4 "Web pages"): sign-in with second factor and forced
-//! password change, the user's own account (password, authenticator apps, backup codes,
-//! sessions) and the administration of accounts. French and English; no JavaScript.
+//! password change, sign-in with a hardware OTP key and the choice of its PIN, the user's own
+//! account (password, authenticator apps, backup codes, sessions), the administration of
+//! accounts and the helpdesk console (keys, seed-file import, temporary passwords). French and
+//! English; no JavaScript.
 //!
-//! - `login`, `account`, `admin`: the handlers, one module per area; each reads the clock once
-//!   and calls one flow off the async workers, like the JSON API.
-//! - `extract`: [`extract::WebSession`] (a page needing a login), [`extract::WebAdmin`] (the
-//!   admin role), [`extract::UserForm`], [`extract::AdminForm`] and [`extract::AnonForm`]
-//!   (a POST: same-origin check, size cap, CSRF token verified before anything happens).
-//! - `csrf`, `cookies`, `i18n` + `strings`: tokens, cookies, languages and texts.
+//! - `login`, `login_key`, `account`, `admin`, `helpdesk` + `helpdesk_import`: the handlers,
+//!   one module per area; each reads the clock once and calls one flow off the async workers,
+//!   like the JSON API.
+//! - `extract`: `extract::WebSession` (a page needing a login), `extract::WebAdmin` (the
+//!   admin role), `extract::WebHelpdesk` (helpdesk or admin), `extract::UserForm`,
+//!   `extract::AdminForm`, `extract::HelpdeskForm` and `extract::AnonForm` (a POST:
+//!   same-origin check, size cap, CSRF token verified before anything happens).
+//! - `csrf`, `cookies`, `i18n` + `strings` + `strings_keys`: tokens, cookies, languages and
+//!   texts.
 //! - Templates: `authd/templates/*.html` (askama, HTML auto-escaped); the stylesheet:
 //!   `authd/static/sesame.css`. The CSP forbids inline scripts and styles: the pages have none.
 
@@ -16,13 +21,19 @@ mod admin;
 mod cookies;
 mod csrf;
 mod extract;
+mod helpdesk;
+mod helpdesk_import;
 mod i18n;
 mod login;
+mod login_key;
 mod strings;
+mod strings_keys;
 #[cfg(test)]
 mod test_browser;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_keys;
 
 use super::AppState;
 use crate::clock::{UnixTime, rfc3339};
@@ -46,6 +57,11 @@ pub fn routes() -> Router<AppState> {
             "/login/password",
             get(login::password_page).post(login::password_submit),
         )
+        .route("/login/key", post(login_key::submit))
+        .route(
+            "/login/pin",
+            get(login_key::pin_page).post(login_key::pin_submit),
+        )
         .route("/logout", post(login::logout))
         .route("/account", get(account::page))
         .route("/account/password", post(account::change_password))
@@ -59,6 +75,14 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/admin/users", get(admin::page).post(admin::create))
         .route("/admin/users/{action}", post(admin::action))
+        .route("/helpdesk", get(helpdesk::page))
+        .route("/helpdesk/keys/{action}", post(helpdesk::key_action))
+        .route("/helpdesk/import", post(helpdesk_import::import))
+        .route("/helpdesk/temporary-password", post(helpdesk::temp_issue))
+        .route(
+            "/helpdesk/temporary-password/revoke",
+            post(helpdesk::temp_revoke),
+        )
         .route("/static/sesame.css", get(stylesheet))
         .layer(axum::middleware::from_fn(remember_lang))
 }
@@ -110,6 +134,8 @@ pub(crate) struct Chrome {
     pub(crate) user: Option<String>,
     /// Whether to show the administration link.
     pub(crate) is_admin: bool,
+    /// Whether to show the helpdesk link (role helpdesk or admin).
+    pub(crate) is_helpdesk: bool,
     /// CSRF token of the page's forms.
     pub(crate) csrf: String,
     /// A confirmation after a redirect.
@@ -127,6 +153,7 @@ impl Chrome {
             service: st.app.config.server.service_name.clone(),
             user: None,
             is_admin: false,
+            is_helpdesk: false,
             csrf,
             notice: None,
             error: None,
@@ -138,6 +165,7 @@ impl Chrome {
         Chrome {
             user: Some(s.who.user.username.clone()),
             is_admin: s.who.user.has_role(crate::model::Role::Admin),
+            is_helpdesk: extract::is_helpdesk(&s.who.user),
             ..Chrome::anonymous(st, s.lang, here, s.csrf.clone())
         }
     }

@@ -1,5 +1,8 @@
 //! The text of the web pages, one table per language. A string with `{n}` is filled in by
 //! the page code. Keep the two tables in the same order; a missing field does not compile.
+//! The hardware-key and helpdesk pages have their own table, `t.keys` (`strings_keys.rs`).
+
+use super::strings_keys::{EN_KEYS, FR_KEYS, TrKeys};
 
 /// Every user-visible string of the pages.
 #[derive(Debug)]
@@ -120,6 +123,8 @@ pub(crate) struct Tr {
     pub(crate) bad_form_message: &'static str,
     pub(crate) too_large_message: &'static str,
     pub(crate) continue_link: &'static str,
+    // Hardware keys and the helpdesk console.
+    pub(crate) keys: &'static TrKeys,
 }
 
 /// English.
@@ -237,6 +242,7 @@ pub(crate) static EN: Tr = Tr {
     bad_form_message: "The form was incomplete or malformed: reload the page and try again.",
     too_large_message: "The form is too large.",
     continue_link: "Continue",
+    keys: &EN_KEYS,
 };
 
 /// French.
@@ -360,6 +366,7 @@ pub(crate) static FR: Tr = Tr {
                        réessayez.",
     too_large_message: "Le formulaire est trop volumineux.",
     continue_link: "Continuer",
+    keys: &FR_KEYS,
 };
 
 impl Tr {
@@ -384,7 +391,7 @@ impl Tr {
             "user_updated" => self.n_user_updated,
             "user_deleted" => self.n_user_deleted,
             "password_set" => self.n_password_set,
-            _ => return None,
+            other => return self.keys.notice(other),
         })
     }
 }
