@@ -68,6 +68,15 @@ impl FromRequestParts<AppState> for WebSession {
             .blocking(move |app| login::authenticate(app, &token, now))
             .await
         {
+            // A session is usable only from addresses the account's rules allow.
+            Ok(who)
+                if parts
+                    .extensions
+                    .get::<crate::http::extract::GuardMark>()
+                    .is_some_and(|m| !st.app.guard.allows(m.ip, Some(&who.user))) =>
+            {
+                Err(super::error_page(st, lang, &crate::Error::Forbidden))
+            }
             Ok(who) => Ok(WebSession { who, csrf, lang }),
             Err(crate::Error::Unauthenticated) => Err(to_login(st)),
             Err(e) => Err(super::error_page(st, lang, &e)),
