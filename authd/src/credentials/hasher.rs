@@ -61,10 +61,26 @@ impl<J> Default for Lanes<J> {
     }
 }
 
+/// Normal jobs waiting beyond which the reserved thread serves only the high lane.
+const BACKLOG: usize = 2;
+
 impl<J> Lanes<J> {
     /// The next job: the high lane first.
+    #[cfg(test)]
     fn pop(&mut self) -> Option<J> {
-        self.high.pop_front().or_else(|| self.normal.pop_front())
+        self.pop_for(false)
+    }
+
+    /// The next job for a thread; a `reserved` thread takes normal jobs only while the normal
+    /// lane is short.
+    fn pop_for(&mut self, reserved: bool) -> Option<J> {
+        if let Some(j) = self.high.pop_front() {
+            return Some(j);
+        }
+        if reserved && self.normal.len() > BACKLOG {
+            return None;
+        }
+        self.normal.pop_front()
     }
 }
 
@@ -154,8 +170,12 @@ impl Hasher {
                             let Ok(mut lanes) = q.lanes.lock() else {
                                 return;
                             };
+                            // With two threads or more, the first one is kept for the high
+                            // lane while the normal lane is backed up (an attack): a known user
+                            // never waits behind a whole queue of attackers' hashes.
+                            let reserved = i == 0 && threads > 1;
                             loop {
-                                if let Some(j) = lanes.pop() {
+                                if let Some(j) = lanes.pop_for(reserved) {
                                     break j;
                                 }
                                 lanes = match q.ready.wait(lanes) {
@@ -205,7 +225,8 @@ impl Hasher {
             }
             lane.push_back((work, reply));
         }
-        self.queue.ready.notify_one();
+        // Every thread looks: the reserved one may decline a normal job another must take.
+        self.queue.ready.notify_all();
         match wait.recv() {
             Ok(Ok(r)) => r.map_err(|e| Error::Internal(format!("argon2: {e}"))),
             Ok(Err(panic)) => std::panic::resume_unwind(panic),
@@ -317,6 +338,21 @@ mod tests {
         l.high.push_back("h2");
         let order: Vec<_> = std::iter::from_fn(|| l.pop()).collect();
         assert_eq!(order, ["h1", "h2", "n1", "n2", "n3"]);
+    }
+
+    #[test]
+    fn the_reserved_thread_leaves_a_backlog_to_the_others() {
+        let mut l: Lanes<u32> = Lanes::default();
+        l.normal.extend([1, 2, 3]);
+        assert_eq!(l.pop_for(true), None, "backlog: kept for the high lane");
+        l.high.push_back(9);
+        assert_eq!(l.pop_for(true), Some(9));
+        assert_eq!(l.pop_for(false), Some(1));
+        assert_eq!(
+            l.pop_for(true),
+            Some(2),
+            "short lane: the reserved thread helps"
+        );
     }
 
     #[test]

@@ -205,7 +205,13 @@ pub fn suspend(
         Some(d) => {
             let d = sesame_config::parse_duration(d)
                 .map_err(|e| Error::InvalidRequest(format!("duration: {e}")))?;
-            Some(now + d.as_secs() as i64)
+            if d.as_secs() > 365 * 86_400 {
+                return Err(Error::InvalidRequest(
+                    "duration: at most 365d (or none: until lifted)".into(),
+                ));
+            }
+            // `0s` means until lifted, as in `[guard]`.
+            (!d.is_zero()).then(|| now + d.as_secs() as i64)
         }
     };
     let s = Suspension {

@@ -146,6 +146,8 @@ fn reload_target(path: &str) -> &'static str {
         "/login/pin"
     } else if path.starts_with("/login") {
         "/login"
+    } else if path.starts_with("/admin/guard") {
+        "/admin/guard"
     } else if path.starts_with("/admin/") {
         "/admin/users"
     } else if path.starts_with("/helpdesk") {

@@ -198,6 +198,7 @@ fn french(e: &Error) -> String {
             n => format!("Le fichier n’a pas été importé : {n} défauts ont été relevés."),
         },
         Error::Unprocessable { code, message } => match *code {
+            "rule_locks_you_out" => locks_you_out_fr(message),
             "seed_file_malformed" => format!("Le fichier est mal formé ({message})."),
             "seed_file_unsupported" => {
                 format!("Le fichier utilise une fonction non prise en charge ({message}).")
@@ -213,6 +214,8 @@ fn french(e: &Error) -> String {
                 "Ce compte n’a pas de mot de passe temporaire en cours.".to_owned()
             }
             "page" => "Page introuvable.".to_owned(),
+            "IP rule" => "Règle IP introuvable : elle a peut-être déjà été supprimée.".to_owned(),
+            "suspension" => "Cette adresse n’est pas suspendue.".to_owned(),
             _ => "Élément introuvable.".to_owned(),
         },
         Error::SelfAction(what) => match *what {
@@ -282,6 +285,26 @@ fn keys_french(code: &str) -> &'static str {
     }
 }
 
+/// `rule_locks_you_out`: the address is the word of the English message that parses as one.
+fn locks_you_out_fr(message: &str) -> String {
+    let ip = message
+        .split_whitespace()
+        .find_map(|w| {
+            let ip = |w: &str| w.parse::<std::net::IpAddr>().ok();
+            ip(w).or_else(|| w.strip_suffix(':').and_then(ip))
+        })
+        .map(|ip| format!(" ({ip})"))
+        .unwrap_or_default();
+    if message.starts_with("this would suspend") {
+        format!("Vous ne pouvez pas suspendre votre propre adresse{ip}.")
+    } else {
+        format!(
+            "Cette modification refuserait votre propre adresse{ip} : ajoutez d’abord une \
+             règle qui l’autorise."
+        )
+    }
+}
+
 /// `invalid_request` carries an English detail; the ones the pages can cause are translated,
 /// others keep the detail after a French sentence.
 fn invalid_request_fr(detail: &str) -> String {
@@ -308,8 +331,45 @@ fn invalid_request_fr(detail: &str) -> String {
     } else if detail.starts_with("valid_for:") {
         "La validité n’est pas une durée comprise (exemples : 8h, 90m).".to_owned()
     } else {
-        format!("La demande n’est pas valide ({detail}).")
+        guard_request_fr(detail)
+            .unwrap_or_else(|| format!("La demande n’est pas valide ({detail})."))
     }
+}
+
+/// The `invalid_request` details of the guard's page (IP rules, suspensions).
+fn guard_request_fr(detail: &str) -> Option<String> {
+    let bad_range = detail
+        .strip_prefix('"')
+        .and_then(|d| d.split_once("\" is not an IP address or CIDR range"));
+    if let Some((what, _)) = bad_range {
+        return Some(format!(
+            "« {what} » n’est ni une adresse IP ni une plage CIDR (par exemple 192.0.2.0/24 ou \
+             2001:db8::/32)."
+        ));
+    }
+    let fixed = if detail.starts_with("unknown role") {
+        "Rôle inconnu : choisissez utilisateur, support ou administrateur."
+    } else if detail.starts_with("scope \"") {
+        "Une règle s’applique à tout le monde, à un rôle ou à un compte."
+    } else if detail.starts_with("action \"") {
+        "Une règle autorise ou refuse : choisissez l’un des deux."
+    } else if detail == "the username must not be empty" {
+        "Indiquez le nom d’utilisateur."
+    } else if detail.starts_with("the username must be at most")
+        || detail.starts_with("the username may contain only")
+    {
+        "Le nom d’utilisateur doit comporter de 1 à 150 caractères : lettres, chiffres et \
+         @ . + - _."
+    } else if detail.starts_with("the reason must be") {
+        "Le motif doit comporter de 1 à 200 caractères."
+    } else if detail.starts_with("duration:") {
+        "La durée n’est pas comprise (exemples : 2h, 30m, 7d)."
+    } else if detail.ends_with("is not a valid rule id") {
+        "Ce numéro de règle n’est pas valide."
+    } else {
+        return None;
+    };
+    Some(fixed.to_owned())
 }
 
 #[cfg(test)]
@@ -410,6 +470,31 @@ mod tests {
                 code: "account_disabled",
                 message: "the account is disabled".into(),
             },
+            Error::Unprocessable {
+                code: "rule_locks_you_out",
+                message: "this change would refuse your own address 2001:db8::: add an allow \
+                          rule for it first"
+                    .into(),
+            },
+            Error::Unprocessable {
+                code: "rule_locks_you_out",
+                message: "this would suspend your own address 192.0.2.7".into(),
+            },
+            Error::NotFound("IP rule"),
+            Error::NotFound("suspension"),
+            Error::InvalidRequest(
+                "\"10.0.0.0/33\" is not an IP address or CIDR range such as 192.0.2.0/24 or \
+                 2001:db8::/32"
+                    .into(),
+            ),
+            Error::InvalidRequest("unknown role \"x\" in scope (expected ...)".into()),
+            Error::InvalidRequest("scope \"x\" must be global, role:NAME or user:NAME".into()),
+            Error::InvalidRequest("action \"x\" must be allow or deny".into()),
+            Error::InvalidRequest("the username must not be empty".into()),
+            Error::InvalidRequest("the username may contain only letters (found ' ')".into()),
+            Error::InvalidRequest("the reason must be 1 to 200 characters".into()),
+            Error::InvalidRequest("duration: unknown unit \"x\"".into()),
+            Error::InvalidRequest("\"x\" is not a valid rule id".into()),
             Error::Overloaded,
             Error::Internal("disk".into()),
         ];
@@ -474,6 +559,25 @@ mod tests {
                 &Error::InvalidRequest("valid_for must be between 1m and 7d".into())
             ),
             "La validité doit être comprise entre 1 minute et 7d."
+        );
+        let locked_out = |message: &str| Error::Unprocessable {
+            code: "rule_locks_you_out",
+            message: message.into(),
+        };
+        assert_eq!(
+            error_message(
+                Lang::Fr,
+                &locked_out("this change would refuse your own address 2001:db8::: add it")
+            ),
+            "Cette modification refuserait votre propre adresse (2001:db8::) : ajoutez d’abord \
+             une règle qui l’autorise."
+        );
+        assert_eq!(
+            error_message(
+                Lang::Fr,
+                &locked_out("this would suspend your own address 192.0.2.7")
+            ),
+            "Vous ne pouvez pas suspendre votre propre adresse (192.0.2.7)."
         );
     }
 }

@@ -1,23 +1,24 @@
 //! Server-rendered web pages (DESIGN.md §4 "Web pages"): sign-in with second factor and forced
 //! password change, sign-in with a hardware OTP key and the choice of its PIN, the user's own
 //! account (password, authenticator apps, backup codes, sessions), the administration of
-//! accounts and the helpdesk console (keys, seed-file import, temporary passwords). French and
-//! English; no JavaScript.
+//! accounts, the guard's page (IP rules, suspended addresses, account unlock) and the helpdesk
+//! console (keys, seed-file import, temporary passwords). French and English; no JavaScript.
 //!
-//! - `login`, `login_key`, `account`, `admin`, `helpdesk` + `helpdesk_import`: the handlers,
-//!   one module per area; each reads the clock once and calls one flow off the async workers,
-//!   like the JSON API.
+//! - `login`, `login_key`, `account`, `admin`, `admin_guard`, `helpdesk` + `helpdesk_import`:
+//!   the handlers, one module per area; each reads the clock once and calls one flow off the
+//!   async workers, like the JSON API.
 //! - `extract`: `extract::WebSession` (a page needing a login), `extract::WebAdmin` (the
 //!   admin role), `extract::WebHelpdesk` (helpdesk or admin), `extract::UserForm`,
 //!   `extract::AdminForm`, `extract::HelpdeskForm` and `extract::AnonForm` (a POST:
 //!   same-origin check, size cap, CSRF token verified before anything happens).
-//! - `csrf`, `cookies`, `i18n` + `strings` + `strings_keys`: tokens, cookies, languages and
-//!   texts.
+//! - `csrf`, `cookies`, `i18n` + `strings` + `strings_keys` + `strings_guard`: tokens,
+//!   cookies, languages and texts.
 //! - Templates: `authd/templates/*.html` (askama, HTML auto-escaped); the stylesheet:
 //!   `authd/static/sesame.css`. The CSP forbids inline scripts and styles: the pages have none.
 
 mod account;
 mod admin;
+mod admin_guard;
 mod cookies;
 mod csrf;
 mod extract;
@@ -27,11 +28,14 @@ mod i18n;
 mod login;
 mod login_key;
 mod strings;
+mod strings_guard;
 mod strings_keys;
 #[cfg(test)]
 mod test_browser;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_guard;
 #[cfg(test)]
 mod tests_keys;
 
@@ -75,6 +79,8 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/admin/users", get(admin::page).post(admin::create))
         .route("/admin/users/{action}", post(admin::action))
+        .route("/admin/guard", get(admin_guard::page))
+        .route("/admin/guard/{what}", post(admin_guard::action))
         .route("/helpdesk", get(helpdesk::page))
         .route("/helpdesk/keys/{action}", post(helpdesk::key_action))
         .route("/helpdesk/import", post(helpdesk_import::import))

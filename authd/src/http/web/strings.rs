@@ -1,7 +1,9 @@
 //! The text of the web pages, one table per language. A string with `{n}` is filled in by
 //! the page code. Keep the two tables in the same order; a missing field does not compile.
-//! The hardware-key and helpdesk pages have their own table, `t.keys` (`strings_keys.rs`).
+//! The hardware-key and helpdesk pages have their own table, `t.keys` (`strings_keys.rs`);
+//! the guard's page too, `t.guard` (`strings_guard.rs`).
 
+use super::strings_guard::{EN_GUARD, FR_GUARD, TrGuard};
 use super::strings_keys::{EN_KEYS, FR_KEYS, TrKeys};
 
 /// Every user-visible string of the pages.
@@ -125,6 +127,8 @@ pub(crate) struct Tr {
     pub(crate) continue_link: &'static str,
     // Hardware keys and the helpdesk console.
     pub(crate) keys: &'static TrKeys,
+    // The guard's page.
+    pub(crate) guard: &'static TrGuard,
 }
 
 /// English.
@@ -243,6 +247,7 @@ pub(crate) static EN: Tr = Tr {
     too_large_message: "The form is too large.",
     continue_link: "Continue",
     keys: &EN_KEYS,
+    guard: &EN_GUARD,
 };
 
 /// French.
@@ -367,6 +372,7 @@ pub(crate) static FR: Tr = Tr {
     too_large_message: "Le formulaire est trop volumineux.",
     continue_link: "Continuer",
     keys: &FR_KEYS,
+    guard: &FR_GUARD,
 };
 
 impl Tr {
@@ -391,7 +397,7 @@ impl Tr {
             "user_updated" => self.n_user_updated,
             "user_deleted" => self.n_user_deleted,
             "password_set" => self.n_password_set,
-            other => return self.keys.notice(other),
+            other => return self.keys.notice(other).or_else(|| self.guard.notice(other)),
         })
     }
 }
