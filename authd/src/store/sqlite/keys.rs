@@ -1,8 +1,7 @@
 //! [`KeyStore`] on SQLite.
 
 use super::{
-    SqliteStore, append_audit_tx, corrupt, insert_challenge_tx, insert_session_tx, is_replay,
-    replay, step_to_sql,
+    SqliteStore, append_audit_tx, corrupt, finish_step_tx, replay, replay_is_false, step_to_sql,
 };
 use crate::clock::UnixTime;
 use crate::model::*;
@@ -179,10 +178,7 @@ impl KeyStore for SqliteStore {
             append_audit_tx(c, &audit)?;
             Ok(true)
         });
-        match r {
-            Err(e) if is_replay(&e) => Ok(false),
-            other => other,
-        }
+        replay_is_false(r)
     }
 
     fn disable_key(
@@ -307,20 +303,9 @@ impl KeyStore for SqliteStore {
                  WHERE revoked_at IS NULL AND user_id = (SELECT owner_id FROM otp_keys WHERE id = ?1)",
                 params![key_id, now],
             )?;
-            match &next {
-                Next::Session(s) => {
-                    insert_session_tx(c, s)?;
-                }
-                Next::Challenge(ch) => insert_challenge_tx(c, ch)?,
-                Next::Done => {}
-            }
-            append_audit_tx(c, &audit)?;
-            Ok(true)
+            finish_step_tx(c, &next, &audit)
         });
-        match r {
-            Err(e) if is_replay(&e) => Ok(false),
-            other => other,
-        }
+        replay_is_false(r)
     }
 
     fn set_temp_password(

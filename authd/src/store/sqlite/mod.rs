@@ -280,6 +280,27 @@ pub(super) fn is_replay(e: &StoreError) -> bool {
     matches!(e, StoreError::Database(m) if m == "__replay__")
 }
 
+/// A conditional write that found a replay changed nothing: answer `false`.
+pub(super) fn replay_is_false(r: StoreResult<bool>) -> StoreResult<bool> {
+    match r {
+        Err(e) if is_replay(&e) => Ok(false),
+        other => other,
+    }
+}
+
+/// Record what follows a completed step (session, next challenge, or nothing) and its audit.
+pub(super) fn finish_step_tx(c: &Connection, next: &Next, audit: &AuditEvent) -> StoreResult<bool> {
+    match next {
+        Next::Session(s) => {
+            insert_session_tx(c, s)?;
+        }
+        Next::Challenge(ch) => insert_challenge_tx(c, ch)?,
+        Next::Done => {}
+    }
+    append_audit_tx(c, audit)?;
+    Ok(true)
+}
+
 impl Store for SqliteStore {
     fn count_users(&self) -> StoreResult<u64> {
         self.read(|c| {
@@ -636,20 +657,9 @@ impl Store for SqliteStore {
                     revoke_sessions_tx(c, user, now, None)?;
                 }
             }
-            match &next {
-                Next::Session(s) => {
-                    insert_session_tx(c, s)?;
-                }
-                Next::Challenge(ch) => insert_challenge_tx(c, ch)?,
-                Next::Done => {}
-            }
-            append_audit_tx(c, &audit)?;
-            Ok(true)
+            finish_step_tx(c, &next, &audit)
         });
-        match r {
-            Err(e) if is_replay(&e) => Ok(false),
-            other => other,
-        }
+        replay_is_false(r)
     }
 
     fn create_session(&self, new: NewSession, audit: AuditEvent) -> StoreResult<i64> {
