@@ -191,6 +191,13 @@ async fn whole_flow_over_https() {
             .status,
         404
     );
+    // Sign out everywhere else: only the current session remains.
+    let r = c.delete("/api/v1/me/sessions", Some(&alice)).await;
+    assert_eq!(r.status, 200);
+    assert!(r.json()["revoked"].as_u64().unwrap() >= 1);
+    let left = c.get("/api/v1/me/sessions", Some(&alice)).await.json();
+    assert_eq!(left["sessions"].as_array().unwrap().len(), 1);
+    assert_eq!(left["sessions"][0]["current"], true);
 
     // Only admins read the audit trail; it holds the story and its chain is intact.
     assert_eq!(c.get("/api/v1/audit", Some(&alice)).await.status, 403);

@@ -243,6 +243,21 @@ async fn a_flood_is_rate_limited_then_suspended() {
     );
     // Others are unaffected.
     assert_eq!(c.get("/healthz", None).await.status, 200);
+    // And /metrics tells what the guard did.
+    let m = String::from_utf8(c.get("/metrics", None).await.body.to_vec()).unwrap();
+    assert!(m.contains("sesame_guard_suspensions_total 1"), "{m}");
+    let count = |reason: &str| -> u64 {
+        let prefix = format!("sesame_guard_refusals_total{{reason=\"{reason}\"}} ");
+        m.lines()
+            .find_map(|l| l.strip_prefix(prefix.as_str()))
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert!(
+        count("rate_limited") >= 20 && count("suspended") >= 1,
+        "{m}"
+    );
     srv.stop().await;
 }
 

@@ -259,6 +259,26 @@ pub fn sessions(app: &Authd, who: &Authenticated, now: UnixTime) -> Result<Vec<S
     Ok(app.store.list_sessions(who.user.id, now)?)
 }
 
+/// End every session of the caller but the current one; returns how many ended.
+pub fn revoke_other_sessions(
+    app: &Authd,
+    who: &Authenticated,
+    client: &ClientInfo,
+    now: UnixTime,
+) -> Result<usize> {
+    Ok(app.store.revoke_other_sessions(
+        who.user.id,
+        who.session.id,
+        event(
+            who,
+            client,
+            now,
+            "session.revoke_others",
+            json!({ "kept": who.session.id }),
+        ),
+    )?)
+}
+
 /// End one of the caller's sessions.
 pub fn revoke_session(
     app: &Authd,

@@ -34,7 +34,10 @@ pub fn routes() -> Router<AppState> {
             "/api/v1/me/backup-codes",
             get(backup_remaining).post(backup_generate),
         )
-        .route("/api/v1/me/sessions", get(sessions_list))
+        .route(
+            "/api/v1/me/sessions",
+            get(sessions_list).delete(sessions_revoke_others),
+        )
         .route(
             "/api/v1/me/sessions/{id}",
             axum::routing::delete(session_revoke),
@@ -347,6 +350,19 @@ async fn sessions_list(State(st): State<AppState>, Caller(who): Caller) -> ApiRe
     Ok(Json(
         json!({ "sessions": list.iter().map(|s| session_row_json(s, current)).collect::<Vec<_>>() }),
     ))
+}
+
+async fn sessions_revoke_others(
+    State(st): State<AppState>,
+    Caller(who): Caller,
+    Client(c): Client,
+) -> ApiResult {
+    let now = st.app.now();
+    let n = st
+        .app
+        .blocking(move |app| account::revoke_other_sessions(app, &who, &c, now))
+        .await?;
+    Ok(Json(json!({ "revoked": n })))
 }
 
 async fn session_revoke(

@@ -13,6 +13,7 @@
 use super::AppState;
 use super::error::{ApiError, ErrorCode};
 use super::extract::{GuardMark, PeerAddr};
+use super::metrics::GuardRefusal;
 use crate::guard::{Gate, Trigger};
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -72,23 +73,33 @@ pub async fn guard(State(st): State<AppState>, mut req: Request, next: Next) -> 
     let now_ms = st.app.now_ms();
     match guard.gate(ip, now_ms) {
         Gate::Pass => {}
-        Gate::RateLimited => return rate_limited(),
-        Gate::Suspended { retry_after } => return suspended_response(retry_after),
+        Gate::RateLimited => {
+            st.metrics.guard_refused(GuardRefusal::RateLimited);
+            return rate_limited();
+        }
+        Gate::Suspended { retry_after } => {
+            st.metrics.guard_refused(GuardRefusal::Suspended);
+            return suspended_response(retry_after);
+        }
         Gate::SuspendNow { count } => {
             let app = st.app.clone();
             let r = tokio::task::spawn_blocking(move || {
                 app.guard.suspend(ip, Trigger::Flood, count, now_ms)
             })
             .await;
-            if !matches!(r, Ok(Ok(()))) {
+            if matches!(r, Ok(Ok(()))) {
+                st.metrics.suspended();
+            } else {
                 tracing::error!(address = %ip, "could not record a flood suspension");
             }
+            st.metrics.guard_refused(GuardRefusal::RateLimited);
             return rate_limited();
         }
     }
     let login = is_login_route(req.uri().path());
     let refused = !guard.allows(ip, None);
     if refused && !login {
+        st.metrics.guard_refused(GuardRefusal::AddressRefused);
         return ApiError::from(crate::Error::Forbidden).into_response();
     }
     req.extensions_mut().insert(GuardMark { ip, refused });
@@ -120,7 +131,9 @@ pub async fn guard(State(st): State<AppState>, mut req: Request, next: Next) -> 
             app.guard.suspend(ip, Trigger::Forbidden, count, now_ms)
         })
         .await;
-        if !matches!(r, Ok(Ok(()))) {
+        if matches!(r, Ok(Ok(()))) {
+            st.metrics.suspended();
+        } else {
             tracing::error!(address = %ip, "could not record a suspension");
         }
     }

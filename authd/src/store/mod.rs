@@ -239,6 +239,13 @@ pub trait Store: KeyStore + GuardStore + Send + Sync + std::fmt::Debug {
     fn list_sessions(&self, user: UserId, now: UnixTime) -> StoreResult<Vec<Session>>;
     /// End one of the user's sessions. False if it was not live.
     fn revoke_session(&self, user: UserId, id: i64, audit: AuditEvent) -> StoreResult<bool>;
+    /// End every live session of the user except `keep`; returns how many ended.
+    fn revoke_other_sessions(
+        &self,
+        user: UserId,
+        keep: i64,
+        audit: AuditEvent,
+    ) -> StoreResult<usize>;
 
     // ---- audit
     /// Append an event on its own (failed logins and other refusals).

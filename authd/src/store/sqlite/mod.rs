@@ -746,6 +746,19 @@ impl Store for SqliteStore {
         })
     }
 
+    fn revoke_other_sessions(
+        &self,
+        user: UserId,
+        keep: i64,
+        audit: AuditEvent,
+    ) -> StoreResult<usize> {
+        self.write(move |c| {
+            let n = revoke_sessions_tx(c, user, audit.at, Some(keep))?;
+            append_audit_tx(c, &audit)?;
+            Ok(n)
+        })
+    }
+
     fn append_audit(&self, event: AuditEvent) -> StoreResult<()> {
         self.write(move |c| append_audit_tx(c, &event))
     }
