@@ -7,7 +7,7 @@ use crate::flows::admin::require_admin;
 use crate::flows::login::Authenticated;
 use crate::guard::rules::{self, Action, IpRule, RuleSet, Scope};
 use crate::model::*;
-use crate::store::Suspension;
+use crate::store::{RuleChange, RuleCheck, RuleEdit, Suspension};
 use crate::{Error, Result};
 use serde_json::json;
 
@@ -29,22 +29,28 @@ fn event(
     )
 }
 
-/// Refuse a rule set under which the acting admin, from where they are, could not come back.
-fn check_not_locked_out(
-    candidate: &RuleSet,
-    who: &Authenticated,
-    client: &ClientInfo,
-) -> Result<()> {
-    let Some(ip) = client.ip else { return Ok(()) };
-    if candidate.allows(ip, Some((&who.user.username, &who.user.roles))) {
-        Ok(())
-    } else {
-        Err(Error::Unprocessable {
-            code: "rule_locks_you_out",
-            message: format!(
-                "this change would refuse your own address {ip}: add an allow rule for it first"
-            ),
+/// The check every rule change must pass: the acting admin, from where they are, can still
+/// come back. Run by the store on the rules as they would be, inside the writing transaction.
+fn not_locked_out(who: &Authenticated, client: &ClientInfo) -> RuleCheck {
+    let ip = client.ip;
+    let (name, roles) = (who.user.username.clone(), who.user.roles.clone());
+    Box::new(move |rules: &[IpRule]| {
+        ip.is_none_or(|ip| {
+            RuleSet {
+                rules: rules.to_vec(),
+            }
+            .allows(ip, Some((&name, &roles)))
         })
+    })
+}
+
+fn locked_out(client: &ClientInfo) -> Error {
+    let ip = client.ip.map(|i| i.to_string()).unwrap_or_default();
+    Error::Unprocessable {
+        code: "rule_locks_you_out",
+        message: format!(
+            "this change would refuse your own address {ip}: add an allow rule for it first"
+        ),
     }
 }
 
@@ -73,16 +79,15 @@ pub fn add_rule(
         created_at: now,
         created_by: Some(who.user.username.clone()),
     };
-    let mut candidate = RuleSet {
-        rules: app.store.ip_rules()?,
-    };
-    candidate.rules.push(rule.clone());
-    check_not_locked_out(&candidate, who, client)?;
     let detail = json!({ "scope": rule.scope.to_text(), "action": rule.action.as_str(), "cidr": rule.net.to_string() });
-    let id = app.store.add_ip_rule(
-        rule.clone(),
+    let change = app.store.change_ip_rules(
+        RuleEdit::Add(rule.clone()),
+        not_locked_out(who, client),
         event(who, client, now, "ip_rule.add", None, detail),
     )?;
+    let RuleChange::Added(id) = change else {
+        return Err(locked_out(client));
+    };
     app.guard.reload_rules()?;
     Ok(IpRule { id, ..rule })
 }
@@ -96,22 +101,21 @@ pub fn delete_rule(
     now: UnixTime,
 ) -> Result<()> {
     require_admin(who)?;
-    let all = app.store.ip_rules()?;
-    let target = all
-        .iter()
-        .find(|r| r.id == id)
-        .cloned()
-        .ok_or(Error::NotFound("IP rule"))?;
-    let candidate = RuleSet {
-        rules: all.into_iter().filter(|r| r.id != id).collect(),
-    };
-    check_not_locked_out(&candidate, who, client)?;
-    let detail = json!({ "id": id, "scope": target.scope.to_text(), "action": target.action.as_str(), "cidr": target.net.to_string() });
-    if !app
+    let target = app
         .store
-        .delete_ip_rule(id, event(who, client, now, "ip_rule.delete", None, detail))?
-    {
-        return Err(Error::NotFound("IP rule"));
+        .ip_rules()?
+        .into_iter()
+        .find(|r| r.id == id)
+        .ok_or(Error::NotFound("IP rule"))?;
+    let detail = json!({ "id": id, "scope": target.scope.to_text(), "action": target.action.as_str(), "cidr": target.net.to_string() });
+    match app.store.change_ip_rules(
+        RuleEdit::Delete(id),
+        not_locked_out(who, client),
+        event(who, client, now, "ip_rule.delete", None, detail),
+    )? {
+        RuleChange::Deleted => {}
+        RuleChange::NotFound => return Err(Error::NotFound("IP rule")),
+        _ => return Err(locked_out(client)),
     }
     app.guard.reload_rules()?;
     Ok(())

@@ -414,3 +414,54 @@ fn attackers_elsewhere_cannot_lock_the_owner_out() {
     ));
     assert_eq!(fail_count(&kit, "alice"), 0);
 }
+
+#[test]
+fn two_admins_cannot_together_lock_themselves_out() {
+    let kit = Kit::new();
+    kit.user("root", PW, &["admin"]);
+    let root = kit.login("root", PW);
+    let here = client(); // 192.0.2.1
+    let now = kit.clock_now();
+    let x = guard_admin::add_rule(
+        &kit.app,
+        &root,
+        "global",
+        "allow",
+        "192.0.2.0/24",
+        &here,
+        now,
+    )
+    .unwrap();
+    guard_admin::add_rule(
+        &kit.app,
+        &root,
+        "global",
+        "allow",
+        "198.51.100.0/24",
+        &here,
+        now,
+    )
+    .unwrap();
+    let y =
+        guard_admin::add_rule(&kit.app, &root, "global", "allow", "192.0.2.1", &here, now).unwrap();
+    // Deleting X alone or Y alone is fine; both together would shut 192.0.2.1 out.
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let handles: Vec<_> = [x.id, y.id]
+        .into_iter()
+        .map(|id| {
+            let (app, who, b) = (kit.app.clone(), root.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                b.wait();
+                guard_admin::delete_rule(&app, &who, id, &client(), now).map_err(|e| e.code())
+            })
+        })
+        .collect();
+    let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    assert!(results.contains(&Err("rule_locks_you_out")), "{results:?}");
+    assert!(kit.app.guard.allows(ip("192.0.2.1"), None));
+}

@@ -24,14 +24,44 @@ pub struct Suspension {
     pub created_by: Option<String>,
 }
 
+/// A change to the IP rules.
+#[derive(Debug, Clone)]
+pub enum RuleEdit {
+    /// Add this rule.
+    Add(IpRule),
+    /// Delete the rule with this id.
+    Delete(i64),
+}
+
+/// What a rule change did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleChange {
+    /// Added, with this id.
+    Added(i64),
+    /// Deleted.
+    Deleted,
+    /// `allowed` said no: nothing changed.
+    Refused,
+    /// No rule with that id: nothing changed.
+    NotFound,
+}
+
+/// The check a rule change must pass, run on the rules as they would be after it.
+pub type RuleCheck = Box<dyn FnOnce(&[IpRule]) -> bool + Send>;
+
 /// Guard state in the store.
 pub trait GuardStore {
     /// Every IP rule.
     fn ip_rules(&self) -> StoreResult<Vec<IpRule>>;
-    /// Add a rule; returns its id.
-    fn add_ip_rule(&self, rule: IpRule, audit: AuditEvent) -> StoreResult<i64>;
-    /// Delete a rule. False if it did not exist.
-    fn delete_ip_rule(&self, id: i64, audit: AuditEvent) -> StoreResult<bool>;
+    /// Add or delete a rule if `allowed` holds for the rules as they would be afterwards —
+    /// checked and written in one transaction, so two admins changing rules at once cannot
+    /// together lock themselves out.
+    fn change_ip_rules(
+        &self,
+        edit: RuleEdit,
+        allowed: RuleCheck,
+        audit: AuditEvent,
+    ) -> StoreResult<RuleChange>;
     /// Suspensions in force at `now`.
     fn suspensions(&self, now: UnixTime) -> StoreResult<Vec<Suspension>>;
     /// Record (or renew) a suspension.

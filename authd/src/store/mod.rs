@@ -17,7 +17,7 @@ pub mod schema;
 pub mod sqlite;
 mod writer;
 
-pub use guard::{GuardStore, Suspension};
+pub use guard::{GuardStore, RuleChange, RuleCheck, RuleEdit, Suspension};
 pub use keys::KeyStore;
 
 use crate::clock::UnixTime;

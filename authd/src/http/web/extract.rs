@@ -91,7 +91,7 @@ pub(crate) struct WebAdmin(pub(crate) WebSession);
 /// The 403 page for a signed-in user without the role.
 fn forbidden(st: &AppState, s: &WebSession) -> Response {
     let t = s.lang.tr();
-    super::render(
+    let mut r = super::render(
         StatusCode::FORBIDDEN,
         &super::MessagePage {
             t,
@@ -101,7 +101,11 @@ fn forbidden(st: &AppState, s: &WebSession) -> Response {
             link: "/account",
             link_text: t.back_to_account,
         },
-    )
+    );
+    // Counted by the guard like the API's `forbidden` (calls without the right).
+    r.extensions_mut()
+        .insert(crate::http::error::ErrorCode("forbidden"));
+    r
 }
 
 /// Whether the account may use the helpdesk console (role `helpdesk` or `admin`).

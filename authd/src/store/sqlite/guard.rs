@@ -4,52 +4,71 @@ use super::{SqliteStore, append_audit_tx, corrupt};
 use crate::clock::UnixTime;
 use crate::guard::rules::{Action, IpRule, Scope, parse_net};
 use crate::model::{AuditEvent, UserId};
-use crate::store::{GuardStore, StoreResult, Suspension};
+use crate::store::{GuardStore, RuleChange, RuleCheck, RuleEdit, StoreResult, Suspension};
+use rusqlite::Connection;
 use rusqlite::params;
+
+fn read_rules(c: &Connection) -> StoreResult<Vec<IpRule>> {
+    let mut st = c.prepare_cached(
+        "SELECT id, scope, action, cidr, created_at, created_by FROM ip_rules ORDER BY id",
+    )?;
+    let mut rows = st.query([])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let (scope, action, cidr): (String, String, String) = (r.get(1)?, r.get(2)?, r.get(3)?);
+        out.push(IpRule {
+            id: r.get(0)?,
+            scope: Scope::parse(&scope).map_err(|e| corrupt("ip_rules", e))?,
+            action: Action::parse(&action).map_err(|e| corrupt("ip_rules", e))?,
+            net: parse_net(&cidr).map_err(|e| corrupt("ip_rules", e))?,
+            created_at: r.get(4)?,
+            created_by: r.get(5)?,
+        });
+    }
+    Ok(out)
+}
 
 impl GuardStore for SqliteStore {
     fn ip_rules(&self) -> StoreResult<Vec<IpRule>> {
-        self.read(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT id, scope, action, cidr, created_at, created_by FROM ip_rules ORDER BY id",
-            )?;
-            let mut rows = st.query([])?;
-            let mut out = Vec::new();
-            while let Some(r) = rows.next()? {
-                let (scope, action, cidr): (String, String, String) =
-                    (r.get(1)?, r.get(2)?, r.get(3)?);
-                out.push(IpRule {
-                    id: r.get(0)?,
-                    scope: Scope::parse(&scope).map_err(|e| corrupt("ip_rules", e))?,
-                    action: Action::parse(&action).map_err(|e| corrupt("ip_rules", e))?,
-                    net: parse_net(&cidr).map_err(|e| corrupt("ip_rules", e))?,
-                    created_at: r.get(4)?,
-                    created_by: r.get(5)?,
-                });
-            }
-            Ok(out)
-        })
+        self.read(read_rules)
     }
 
-    fn add_ip_rule(&self, rule: IpRule, audit: AuditEvent) -> StoreResult<i64> {
+    fn change_ip_rules(
+        &self,
+        edit: RuleEdit,
+        allowed: RuleCheck,
+        audit: AuditEvent,
+    ) -> StoreResult<RuleChange> {
         self.write(move |c| {
-            c.execute(
-                "INSERT INTO ip_rules(scope, action, cidr, created_at, created_by) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![rule.scope.to_text(), rule.action.as_str(), rule.net.to_string(), rule.created_at, rule.created_by],
-            )?;
-            let id = c.last_insert_rowid();
-            append_audit_tx(c, &audit)?;
-            Ok(id)
-        })
-    }
-
-    fn delete_ip_rule(&self, id: i64, audit: AuditEvent) -> StoreResult<bool> {
-        self.write(move |c| {
-            if c.execute("DELETE FROM ip_rules WHERE id = ?1", [id])? == 0 {
-                return Ok(false);
+            let mut rules = read_rules(c)?;
+            match &edit {
+                RuleEdit::Add(rule) => rules.push(rule.clone()),
+                RuleEdit::Delete(id) => {
+                    let before = rules.len();
+                    rules.retain(|r| r.id != *id);
+                    if rules.len() == before {
+                        return Ok(RuleChange::NotFound);
+                    }
+                }
             }
+            if !allowed(&rules) {
+                return Ok(RuleChange::Refused);
+            }
+            let done = match edit {
+                RuleEdit::Add(rule) => {
+                    c.execute(
+                        "INSERT INTO ip_rules(scope, action, cidr, created_at, created_by) VALUES (?1, ?2, ?3, ?4, ?5)",
+                        params![rule.scope.to_text(), rule.action.as_str(), rule.net.to_string(), rule.created_at, rule.created_by],
+                    )?;
+                    RuleChange::Added(c.last_insert_rowid())
+                }
+                RuleEdit::Delete(id) => {
+                    c.execute("DELETE FROM ip_rules WHERE id = ?1", [id])?;
+                    RuleChange::Deleted
+                }
+            };
             append_audit_tx(c, &audit)?;
-            Ok(true)
+            Ok(done)
         })
     }
 
