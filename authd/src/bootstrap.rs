@@ -27,25 +27,6 @@ pub enum Bootstrap {
     },
 }
 
-const ALPHABET: &[u8; 32] = b"23456789abcdefghjkmnpqrstuvwxyz-";
-
-fn generated_password() -> Result<Zeroizing<String>> {
-    let mut raw = Zeroizing::new([0u8; 24]);
-    crate::credentials::tokens::random_bytes(raw.as_mut())?;
-    let chars: String = raw
-        .iter()
-        .map(|b| ALPHABET[usize::from(b & 31)] as char)
-        .collect();
-    // 24 symbols × 5 bits = 120 bits, grouped for reading.
-    let s = chars
-        .as_bytes()
-        .chunks(6)
-        .map(|c| String::from_utf8_lossy(c).into_owned())
-        .collect::<Vec<_>>()
-        .join(".");
-    Ok(Zeroizing::new(s))
-}
-
 /// Create the first admin if the store has no account.
 pub fn ensure_admin(app: &Authd, now: i64) -> Result<Bootstrap> {
     if app.store.count_users()? > 0 {
@@ -62,7 +43,8 @@ pub fn ensure_admin(app: &Authd, now: i64) -> Result<Bootstrap> {
                 true,
             )
         }
-        None => (generated_password()?, false),
+        // 24 readable symbols ≈ 119 bits.
+        None => (crate::credentials::tokens::readable_secret(24)?, false),
     };
     let system = ClientInfo {
         address: "local".into(),

@@ -440,30 +440,6 @@ pub fn end_of_local_day(now: UnixTime, offset: i64) -> UnixTime {
     ((now + offset).div_euclid(86_400) + 1) * 86_400 - offset
 }
 
-/// Alphabet of temporary passwords: no 0/o, 1/l/i look-alikes.
-const TEMP_ALPHABET: &[u8] = b"23456789abcdefghjkmnpqrstuvwxyz";
-
-fn readable_password() -> Result<Zeroizing<String>> {
-    // 12 symbols of 31 ≈ 59 bits, grouped by four: short-lived and single-user, it only has to
-    // outlast online guessing, which the lock-out and throttling bound.
-    let mut chars = Zeroizing::new(Vec::with_capacity(12));
-    while chars.len() < 12 {
-        let mut b = [0u8; 16];
-        crate::credentials::tokens::random_bytes(&mut b)?;
-        for x in b {
-            // Rejection sampling keeps the 31 symbols equally likely.
-            if chars.len() < 12 && usize::from(x) < TEMP_ALPHABET.len() * 8 {
-                chars.push(TEMP_ALPHABET[usize::from(x) % TEMP_ALPHABET.len()]);
-            }
-        }
-    }
-    let groups: Vec<&str> = chars
-        .chunks(4)
-        .map(|c| std::str::from_utf8(c).unwrap_or_default())
-        .collect();
-    Ok(Zeroizing::new(groups.join("-")))
-}
-
 /// Issue a temporary password (shown once): until the end of the local day, or for
 /// `valid_for` (at most `keys.temporary_password_max_validity`).
 pub fn temporary_password(
@@ -491,7 +467,9 @@ pub fn temporary_password(
         }
         None => end_of_local_day(now, app.config.keys.utc_offset_seconds().unwrap_or(0)),
     };
-    let password = readable_password()?;
+    // 12 symbols of 31 ≈ 59 bits: short-lived and single-user, it only has to outlast online
+    // guessing, which the lock-out and throttling bound.
+    let password = crate::credentials::tokens::readable_secret(12)?;
     let hash = app
         .hasher
         .hash(normalize_temp_password(&password).as_bytes())?;
