@@ -4,8 +4,10 @@
 //! Argument parsing and wiring only: the domain lives in the crates.
 
 mod admin;
+mod admin_backup;
 
 use clap::{Parser, Subcommand};
+use std::path::PathBuf;
 
 /// Sesame: authentication appliance and remote-support server.
 #[derive(Debug, Parser)]
@@ -37,6 +39,19 @@ enum AdminCmd {
         #[command(subcommand)]
         cmd: admin::SuspensionCmd,
     },
+    /// Backups of the store: list, create, verify FILE, restore FILE.
+    Backup {
+        #[command(subcommand)]
+        cmd: admin_backup::BackupCmd,
+        /// Data directory of the appliance.
+        #[arg(
+            long,
+            value_name = "DIR",
+            global = true,
+            default_value = "./sesame-data"
+        )]
+        data_dir: PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -48,6 +63,12 @@ async fn main() -> anyhow::Result<()> {
             what: AdminCmd::Suspensions { target, cmd },
         }) => {
             return admin::suspensions(target, cmd).await;
+        }
+        Some(Command::Admin {
+            what: AdminCmd::Backup { cmd, data_dir },
+        }) => {
+            admin_backup::run(&data_dir, cmd);
+            return Ok(());
         }
         None => cli.run,
     };

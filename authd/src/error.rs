@@ -73,6 +73,9 @@ pub enum Error {
     /// An admin tried an action on their own account that must be done by someone else.
     #[error("{0}")]
     SelfAction(&'static str),
+    /// Every session seat is taken (`session.max_sessions`); admins have reserved seats.
+    #[error("all session seats are taken; try again later")]
+    SeatsFull,
     /// The password hashing pool is saturated; retry shortly.
     #[error("the server is busy; retry in a moment")]
     Overloaded,
@@ -102,6 +105,7 @@ impl Error {
             Error::InvalidRequest(_) => "invalid_request",
             Error::SelfAction(_) => "self_action_refused",
             Error::Overloaded => "overloaded",
+            Error::SeatsFull => "seats_full",
             Error::Internal(_) => "internal_error",
         }
     }
@@ -122,7 +126,7 @@ impl Error {
             | Error::ImportRejected(_)
             | Error::Unprocessable { .. } => 422,
             Error::MethodNotAvailable | Error::InvalidRequest(_) => 400,
-            Error::Overloaded => 503,
+            Error::Overloaded | Error::SeatsFull => 503,
             Error::Internal(_) => 500,
         }
     }
@@ -132,6 +136,7 @@ impl From<crate::store::StoreError> for Error {
     fn from(e: crate::store::StoreError) -> Self {
         match e {
             crate::store::StoreError::UsernameTaken => Error::UsernameTaken,
+            crate::store::StoreError::SeatsFull => Error::SeatsFull,
             crate::store::StoreError::SerialTaken(serial) => Error::Conflict {
                 code: "serial_taken",
                 message: format!("a key with serial {serial} exists already"),
@@ -198,6 +203,7 @@ mod tests {
             ),
             (Error::SelfAction("x"), "self_action_refused", 403),
             (Error::Overloaded, "overloaded", 503),
+            (Error::SeatsFull, "seats_full", 503),
             (Error::Internal("db".into()), "internal_error", 500),
         ];
         for (e, code, status) in cases {

@@ -103,6 +103,33 @@ pub async fn serve(
     let acceptor = tokio_rustls::TlsAcceptor::from(tls_config);
     let permits = Arc::new(Semaphore::new(app.config.server.max_connections));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    // Snapshots every backups.snapshot_every and a daily archive; checked every 5 minutes,
+    // first after 1 minute (test servers never back up). SQLite work runs off the workers.
+    let backups = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            let first = tokio::time::Instant::now() + Duration::from_secs(60);
+            let mut every = tokio::time::interval_at(first, Duration::from_secs(300));
+            loop {
+                every.tick().await;
+                let (dir, cfg, now) = (
+                    app.config.server.data_dir.clone(),
+                    app.config.backups.clone(),
+                    app.now(),
+                );
+                match tokio::task::spawn_blocking(move || {
+                    crate::store::sqlite::backup::run_due_backups(&dir, &cfg, now)
+                })
+                .await
+                {
+                    Ok(Ok(Some(p))) => tracing::info!(path = %p.display(), "backup written"),
+                    Ok(Ok(None)) => {}
+                    Ok(Err(e)) => tracing::error!(code = e.code(), error = %e, "backup failed"),
+                    Err(e) => tracing::error!(error = %e, "backup task failed"),
+                }
+            }
+        })
+    };
     // Idle rate-limit counters are dropped every minute so memory stays bounded.
     let pruner = {
         let app = app.clone();
@@ -165,6 +192,7 @@ pub async fn serve(
     }
     drop(listener);
     pruner.abort();
+    backups.abort();
     if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
         .await
         .is_err()

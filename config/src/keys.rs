@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use toml::Value;
 
 /// The `[section]` names, in the order of [`crate::Config`]'s fields.
-pub(crate) const SECTIONS: [&str; 11] = [
+pub(crate) const SECTIONS: [&str; 12] = [
     "server",
     "tls",
     "log",
@@ -18,6 +18,7 @@ pub(crate) const SECTIONS: [&str; 11] = [
     "backup_codes",
     "keys",
     "guard",
+    "backups",
     "bootstrap",
 ];
 
@@ -67,7 +68,7 @@ const fn key(section: &'static str, name: &'static str, kind: Kind) -> Key {
 
 /// Every setting, in the order of the structs' fields. Tests keep it equal to the structs,
 /// to `sesame.toml.example` and to `docs/configuration.md`.
-pub(crate) const KEYS: [Key; 53] = [
+pub(crate) const KEYS: [Key; 58] = [
     key("server", "listen", Kind::SocketAddr),
     key("server", "data_dir", Kind::Path),
     key("server", "max_connections", Kind::Usize),
@@ -81,6 +82,8 @@ pub(crate) const KEYS: [Key; 53] = [
     key("session", "lifetime", Kind::Duration),
     key("session", "challenge_lifetime", Kind::Duration),
     key("session", "cookie_name", Kind::Str),
+    key("session", "max_sessions", Kind::Usize),
+    key("session", "admin_reserved_seats", Kind::Usize),
     key("password", "min_length_with_mfa", Kind::Usize),
     key("password", "min_length_without_mfa", Kind::Usize),
     key("password", "max_bytes", Kind::Usize),
@@ -119,6 +122,9 @@ pub(crate) const KEYS: [Key; 53] = [
     key("guard", "account_throttle_after", Kind::U32),
     key("guard", "account_max_delay", Kind::Duration),
     key("guard", "account_lock_after", Kind::U32),
+    key("backups", "snapshot_every", Kind::Duration),
+    key("backups", "snapshots_kept", Kind::Usize),
+    key("backups", "archives_kept", Kind::Usize),
     key("bootstrap", "admin_username", Kind::Str),
     key("bootstrap", "password_file", Kind::OptPath),
 ];

@@ -34,6 +34,8 @@ pub struct Config {
     pub keys: Keys,
     /// `[guard]`: rate limits, suspension of abusive addresses, account throttling.
     pub guard: Guard,
+    /// `[backups]`: online snapshots and daily archives of the store, with retention.
+    pub backups: Backups,
     /// `[bootstrap]`: the first administrator account.
     pub bootstrap: Bootstrap,
 }
@@ -148,6 +150,11 @@ pub struct Session {
     pub challenge_lifetime: Duration,
     /// Name of the session cookie. Default `sesame_session`.
     pub cookie_name: String,
+    /// Most live sessions at once on the appliance; 0 = no limit. Default 0.
+    pub max_sessions: usize,
+    /// Of those, seats only admins may take (admins still get in when the rest is full).
+    /// Default 0.
+    pub admin_reserved_seats: usize,
 }
 
 impl Default for Session {
@@ -156,6 +163,8 @@ impl Default for Session {
             lifetime: Duration::from_secs(4 * 3600),
             challenge_lifetime: Duration::from_secs(5 * 60),
             cookie_name: "sesame_session".to_owned(),
+            max_sessions: 0,
+            admin_reserved_seats: 0,
         }
     }
 }
@@ -327,6 +336,31 @@ impl Keys {
         }
         let sign = if s[0] == b'-' { -1 } else { 1 };
         Some(sign * (h * 3600 + m * 60))
+    }
+}
+
+/// `[backups]`: online, consistent copies of the store in `<data_dir>/backups/`: a snapshot
+/// every `snapshot_every` and one archive a day, the oldest pruned beyond the limits. A backup
+/// is useless without `master.key`, which must be saved separately.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Backups {
+    /// Time between two snapshots; `0s` turns periodic backups off. Default 2h.
+    #[serde(with = "crate::duration::as_text")]
+    pub snapshot_every: Duration,
+    /// Snapshots kept (the oldest beyond are deleted). Default 12.
+    pub snapshots_kept: usize,
+    /// Daily archives kept (the oldest beyond are deleted). Default 30.
+    pub archives_kept: usize,
+}
+
+impl Default for Backups {
+    fn default() -> Self {
+        Self {
+            snapshot_every: Duration::from_secs(2 * 3600),
+            snapshots_kept: 12,
+            archives_kept: 30,
+        }
     }
 }
 

@@ -5,7 +5,8 @@ use std::fmt::Display;
 use std::time::Duration;
 
 use crate::sections::{
-    BackupCodes, Bootstrap, Guard, Hashing, Keys, Log, Password, Server, Session, Tls, Totp,
+    BackupCodes, Backups, Bootstrap, Guard, Hashing, Keys, Log, Password, Server, Session, Tls,
+    Totp,
 };
 use crate::{Config, ConfigError, format_duration};
 
@@ -27,6 +28,7 @@ impl Config {
         backup_codes(&self.backup_codes)?;
         keys(&self.keys)?;
         guard(&self.guard)?;
+        backups(&self.backups)?;
         bootstrap(&self.bootstrap)
     }
 }
@@ -177,6 +179,15 @@ fn session(session: &Session) -> Result<(), ConfigError> {
         return Err(invalid(
             "session.cookie_name",
             format!("must be 1 to 64 of the characters A-Z a-z 0-9 _ - ., got {name:?}"),
+        ));
+    }
+    if session.max_sessions > 0 && session.admin_reserved_seats > session.max_sessions {
+        return Err(invalid(
+            "session.admin_reserved_seats",
+            format!(
+                "must be at most session.max_sessions ({}), got {}",
+                session.max_sessions, session.admin_reserved_seats
+            ),
         ));
     }
     Ok(())
@@ -343,6 +354,19 @@ fn keys(k: &Keys) -> Result<(), ConfigError> {
         ));
     }
     Ok(())
+}
+
+fn backups(b: &Backups) -> Result<(), ConfigError> {
+    if b.snapshot_every != Duration::ZERO {
+        duration_between(
+            "backups.snapshot_every",
+            b.snapshot_every,
+            Duration::from_secs(15 * 60),
+            Duration::from_secs(7 * 24 * 3600),
+        )?;
+    }
+    between("backups.snapshots_kept", b.snapshots_kept, 1, 1000, "")?;
+    between("backups.archives_kept", b.archives_kept, 1, 3650, "")
 }
 
 fn guard(g: &Guard) -> Result<(), ConfigError> {
@@ -683,6 +707,20 @@ mod tests {
             };
             assert_eq!(k.utc_offset_seconds(), Some(secs), "{good}");
         }
+    }
+
+    #[test]
+    fn backups_rules() {
+        assert!(valid(|c| c.backups.snapshot_every = Duration::ZERO));
+        assert!(!valid(
+            |c| c.backups.snapshot_every = Duration::from_secs(60)
+        ));
+        assert!(!valid(|c| c.backups.snapshots_kept = 0));
+        assert!(!valid(|c| c.backups.archives_kept = 0));
+        assert_eq!(
+            message(|c| c.backups.snapshots_kept = 0),
+            "backups.snapshots_kept must be between 1 and 1000, got 0"
+        );
     }
 
     #[test]

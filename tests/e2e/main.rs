@@ -5,7 +5,9 @@
 mod support;
 
 mod api_flow;
+mod backup;
 mod guard;
 mod keys;
 mod process;
 mod refusals;
+mod sessions;

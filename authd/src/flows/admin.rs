@@ -277,3 +277,78 @@ pub fn audit_trail(
     require_admin(who)?;
     Ok(app.store.list_audit(filter)?)
 }
+
+/// A live session as admins see it.
+#[derive(Debug, Clone)]
+pub struct ConnectedSession {
+    /// The session.
+    pub session: Session,
+    /// Its account.
+    pub username: String,
+    /// The account's roles.
+    pub roles: Vec<Role>,
+}
+
+/// Every live session on the appliance ("suivi des connexions").
+pub fn connected_sessions(
+    app: &Authd,
+    who: &Authenticated,
+    now: UnixTime,
+) -> Result<Vec<ConnectedSession>> {
+    require_admin(who)?;
+    Ok(app
+        .store
+        .all_sessions(now)?
+        .into_iter()
+        .map(|(session, username, roles)| ConnectedSession {
+            session,
+            username,
+            roles,
+        })
+        .collect())
+}
+
+/// End any live session.
+pub fn end_session(
+    app: &Authd,
+    who: &Authenticated,
+    id: i64,
+    client: &ClientInfo,
+    now: UnixTime,
+) -> Result<()> {
+    require_admin(who)?;
+    if !app.store.end_session(
+        id,
+        audit(
+            who,
+            client,
+            now,
+            "session.end",
+            &format!("session:{id}"),
+            json!({ "session": id }),
+        ),
+    )? {
+        return Err(Error::NotFound("session"));
+    }
+    Ok(())
+}
+
+/// End every live session of an account; returns how many ended.
+pub fn end_user_sessions(
+    app: &Authd,
+    who: &Authenticated,
+    username: &str,
+    client: &ClientInfo,
+    now: UnixTime,
+) -> Result<usize> {
+    let target = get_user(app, who, username)?;
+    let ev = audit(
+        who,
+        client,
+        now,
+        "session.end_all",
+        &target.username,
+        json!({}),
+    );
+    Ok(app.store.end_user_sessions(target.id, ev)?)
+}

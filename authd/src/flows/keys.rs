@@ -44,7 +44,7 @@ fn windows(app: &Authd) -> otp_key::Windows {
 /// What to open when the passcode verifies.
 fn next(
     app: &Authd,
-    user: UserId,
+    user: &User,
     client: &ClientInfo,
     now: UnixTime,
     method: &str,
@@ -199,7 +199,7 @@ fn key_step_inner(
                 if let (true, Some(consume)) = (pin_ok, consume) {
                     let (step, next) = next(
                         app,
-                        user.id,
+                        &user,
                         client,
                         now,
                         "otp_key",
@@ -229,7 +229,7 @@ fn key_step_inner(
         {
             let (step, next) = next(
                 app,
-                user.id,
+                &user,
                 client,
                 now,
                 "temporary_password",
@@ -303,7 +303,7 @@ pub fn pin_step(
     let client = challenge_client(&ch);
     let (step, next) = next(
         app,
-        user.id,
+        &user,
         &client,
         now,
         "otp_key",

@@ -77,10 +77,25 @@ pub struct IssuedSession {
     pub backup_codes_low: Option<u64>,
 }
 
-/// A session for `user_id`, opened now from `client`.
+/// The most live sessions the appliance may hold when `user` opens one: `session.max_sessions`,
+/// less the seats reserved for admins unless `user` is one (`None` = no limit).
+fn seat_limit(app: &Authd, user: &User) -> Option<u64> {
+    let s = &app.config.session;
+    if s.max_sessions == 0 {
+        return None;
+    }
+    let reserved = if user.has_role(Role::Admin) {
+        0
+    } else {
+        s.admin_reserved_seats
+    };
+    Some(s.max_sessions.saturating_sub(reserved) as u64)
+}
+
+/// A session for `user`, opened now from `client`.
 pub(crate) fn new_session(
     app: &Authd,
-    user_id: UserId,
+    user: &User,
     client: &ClientInfo,
     now: UnixTime,
     method: &str,
@@ -89,13 +104,14 @@ pub(crate) fn new_session(
     let t = tokens::new_token()?;
     let s = NewSession {
         token_hash: t.hash,
-        user_id,
+        user_id: user.id,
         created_at: now,
         expires_at: now + app.config.session.lifetime.as_secs() as i64,
         address: client.address.clone(),
         user_agent: client.user_agent.clone(),
         method: method.to_owned(),
         otp_key_id,
+        seat_limit: seat_limit(app, user),
     };
     Ok((t, s))
 }
@@ -284,7 +300,7 @@ pub fn password_step(
         return Ok(LoginStep::PasswordChangeRequired { challenge: t.text });
     }
     app.guard.login_succeeded(client, user.id, now_ms);
-    let (t, s) = new_session(app, user.id, client, now, "password", None)?;
+    let (t, s) = new_session(app, &user, client, now, "password", None)?;
     let expires_at = s.expires_at;
     app.store
         .create_session(s, ok("login", json!({ "method": "password" })))?;
@@ -402,14 +418,7 @@ pub fn mfa_step(
             Next::Challenge(nch),
         )
     } else {
-        let (t, s) = new_session(
-            app,
-            user.id,
-            &challenge_client(&ch),
-            now,
-            &method_done,
-            None,
-        )?;
+        let (t, s) = new_session(app, &user, &challenge_client(&ch), now, &method_done, None)?;
         let expires_at = s.expires_at;
         (
             LoginStep::Session(IssuedSession {
@@ -467,7 +476,7 @@ pub fn password_change_step(
         return Err(Error::WeakPassword(password::PolicyViolation::Reused));
     }
     let hash = app.hasher.hash(norm.as_bytes())?;
-    let (t, s) = new_session(app, user.id, &challenge_client(&ch), now, &ch.method, None)?;
+    let (t, s) = new_session(app, &user, &challenge_client(&ch), now, &ch.method, None)?;
     let expires_at = s.expires_at;
     let audit = client.event(
         now,

@@ -48,6 +48,15 @@ pub fn routes() -> Router<AppState> {
             get(user_get).patch(user_patch).delete(user_delete),
         )
         .route("/api/v1/users/{username}/password", post(user_password))
+        .route("/api/v1/sessions", get(connected_list))
+        .route(
+            "/api/v1/sessions/{id}",
+            axum::routing::delete(connected_end),
+        )
+        .route(
+            "/api/v1/users/{username}/sessions",
+            axum::routing::delete(user_sessions_end),
+        )
         .route("/api/v1/audit", get(audit_list))
         .route("/api/v1/audit/verify", get(audit_verify))
 }
@@ -499,4 +508,47 @@ async fn audit_verify(State(st): State<AppState>, Admin(_who): Admin) -> ApiResu
         Ok(n) => json!({ "intact": true, "entries": n }),
         Err(id) => json!({ "intact": false, "first_broken_entry": id }),
     }))
+}
+
+async fn connected_list(State(st): State<AppState>, Admin(who): Admin) -> ApiResult {
+    let now = st.app.now();
+    let list = st
+        .app
+        .blocking(move |app| admin::connected_sessions(app, &who, now))
+        .await?;
+    Ok(Json(json!({ "sessions": list.iter().map(|c| {
+        let mut v = session_row_json(&c.session, -1);
+        v["username"] = json!(c.username);
+        v["roles"] = json!(c.roles);
+        v.as_object_mut().map(|o| o.remove("current"));
+        v
+    }).collect::<Vec<_>>() })))
+}
+
+async fn connected_end(
+    State(st): State<AppState>,
+    Admin(who): Admin,
+    Client(c): Client,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let id = path_id(&id)?;
+    let now = st.app.now();
+    st.app
+        .blocking(move |app| admin::end_session(app, &who, id, &c, now))
+        .await?;
+    Ok(Json(json!({ "ended": true })))
+}
+
+async fn user_sessions_end(
+    State(st): State<AppState>,
+    Admin(who): Admin,
+    Client(c): Client,
+    Path(name): Path<String>,
+) -> ApiResult {
+    let now = st.app.now();
+    let n = st
+        .app
+        .blocking(move |app| admin::end_user_sessions(app, &who, &name, &c, now))
+        .await?;
+    Ok(Json(json!({ "ended": n })))
 }

@@ -214,6 +214,8 @@ pub struct NewSession {
     pub method: String,
     /// Hardware key used, if any.
     pub otp_key_id: Option<i64>,
+    /// Refuse the session if the appliance already holds this many live sessions.
+    pub seat_limit: Option<u64>,
 }
 
 /// Where a multi-step login stands between two requests.

@@ -29,6 +29,9 @@ pub enum StoreError {
     /// The username exists already.
     #[error("username already taken")]
     UsernameTaken,
+    /// Every seat is taken (`session.max_sessions`).
+    #[error("every session seat is taken")]
+    SeatsFull,
     /// A key with this serial exists already.
     #[error("a key with serial {0} exists already")]
     SerialTaken(String),
@@ -239,6 +242,12 @@ pub trait Store: KeyStore + GuardStore + Send + Sync + std::fmt::Debug {
     fn list_sessions(&self, user: UserId, now: UnixTime) -> StoreResult<Vec<Session>>;
     /// End one of the user's sessions. False if it was not live.
     fn revoke_session(&self, user: UserId, id: i64, audit: AuditEvent) -> StoreResult<bool>;
+    /// Every live session on the appliance with its account's username and roles, newest first.
+    fn all_sessions(&self, now: UnixTime) -> StoreResult<Vec<(Session, String, Vec<Role>)>>;
+    /// End any live session (admins). False if it was not live.
+    fn end_session(&self, id: i64, audit: AuditEvent) -> StoreResult<bool>;
+    /// End every live session of the user; returns how many ended.
+    fn end_user_sessions(&self, user: UserId, audit: AuditEvent) -> StoreResult<usize>;
     /// End every live session of the user except `keep`; returns how many ended.
     fn revoke_other_sessions(
         &self,

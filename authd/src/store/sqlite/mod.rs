@@ -4,6 +4,7 @@
 //! Rows are read into the domain types of `crate::model` through small conversion functions
 //! that reject anything out of range (`StoreError::Corrupt`) instead of guessing.
 
+pub mod backup;
 mod guard;
 mod keys;
 
@@ -241,6 +242,16 @@ pub(super) fn append_audit_tx(c: &Connection, e: &AuditEvent) -> StoreResult<()>
 }
 
 pub(super) fn insert_session_tx(c: &Connection, s: &NewSession) -> StoreResult<i64> {
+    if let Some(limit) = s.seat_limit {
+        let live: i64 = c.query_row(
+            "SELECT count(*) FROM sessions WHERE revoked_at IS NULL AND expires_at > ?1",
+            [s.created_at],
+            |r| r.get(0),
+        )?;
+        if live as u64 >= limit {
+            return Err(StoreError::SeatsFull);
+        }
+    }
     c.execute(
         "INSERT INTO sessions(token_hash, user_id, created_at, expires_at, last_seen_at, address, user_agent, method, otp_key_id)
          VALUES (?1, ?2, ?3, ?4, ?3, ?5, ?6, ?7, ?8)",
@@ -743,6 +754,48 @@ impl Store for SqliteStore {
             }
             append_audit_tx(c, &audit)?;
             Ok(true)
+        })
+    }
+
+    fn all_sessions(&self, now: UnixTime) -> StoreResult<Vec<(Session, String, Vec<Role>)>> {
+        self.read(|c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {SESSION_COLS}, u.username, u.roles FROM sessions s JOIN users u ON u.id = s.user_id
+                 WHERE s.revoked_at IS NULL AND s.expires_at > ?1 ORDER BY s.id DESC LIMIT 10000"
+            ))?;
+            let mut rows = st.query([now])?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                let roles: String = r.get(10)?;
+                let roles = roles
+                    .split(',')
+                    .map(|n| Role::parse(n).ok_or_else(|| corrupt("users", format!("role {n}"))))
+                    .collect::<StoreResult<Vec<_>>>()?;
+                out.push((session_from_row(r)?, r.get(9)?, roles));
+            }
+            Ok(out)
+        })
+    }
+
+    fn end_session(&self, id: i64, audit: AuditEvent) -> StoreResult<bool> {
+        self.write(move |c| {
+            let n = c.execute(
+                "UPDATE sessions SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL AND expires_at > ?2",
+                params![id, audit.at],
+            )?;
+            if n == 0 {
+                return Ok(false);
+            }
+            append_audit_tx(c, &audit)?;
+            Ok(true)
+        })
+    }
+
+    fn end_user_sessions(&self, user: UserId, audit: AuditEvent) -> StoreResult<usize> {
+        self.write(move |c| {
+            let n = revoke_sessions_tx(c, user, audit.at, None)?;
+            append_audit_tx(c, &audit)?;
+            Ok(n)
         })
     }
 
