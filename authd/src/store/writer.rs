@@ -64,12 +64,16 @@ pub(crate) struct Writer {
 
 impl Writer {
     /// Start the writer thread on `conn`.
-    pub(crate) fn start(conn: Connection) -> std::io::Result<Writer> {
+    /// The thread ends (closing the connection) once every `Writer` clone is dropped; join
+    /// the returned handle to wait for that.
+    pub(crate) fn start(
+        conn: Connection,
+    ) -> std::io::Result<(Writer, std::thread::JoinHandle<()>)> {
         let (tx, rx) = mpsc::channel::<Box<dyn Job>>();
-        std::thread::Builder::new()
+        let handle = std::thread::Builder::new()
             .name("store-writer".into())
             .spawn(move || run(conn, rx))?;
-        Ok(Writer { tx })
+        Ok((Writer { tx }, handle))
     }
 
     /// Run `work` in a write transaction and return its result once committed.
@@ -147,7 +151,7 @@ mod tests {
              CREATE TABLE t(k INTEGER PRIMARY KEY, v INTEGER NOT NULL);",
         )
         .unwrap();
-        (dir, Writer::start(conn).unwrap(), path)
+        (dir, Writer::start(conn).unwrap().0, path)
     }
 
     #[test]

@@ -24,7 +24,8 @@ const READ_POOL: usize = 4;
 #[derive(Debug)]
 pub struct SqliteStore {
     path: std::path::PathBuf,
-    writer: Writer,
+    writer: Option<Writer>,
+    writer_thread: Option<std::thread::JoinHandle<()>>,
     readers: Mutex<Vec<Connection>>,
 }
 
@@ -58,17 +59,32 @@ fn migrate(conn: &mut Connection) -> StoreResult<()> {
 
 const MIGRATIONS_LEN: usize = schema::MIGRATIONS.len();
 
+impl Drop for SqliteStore {
+    /// Close deterministically: stop the writer and wait until its connection is closed, so a
+    /// restart (or a restore) right after sees a store nobody holds.
+    fn drop(&mut self) {
+        drop(self.writer.take());
+        if let Some(t) = self.writer_thread.take() {
+            let _ = t.join();
+        }
+        if let Ok(mut readers) = self.readers.lock() {
+            readers.clear();
+        }
+    }
+}
+
 impl SqliteStore {
     /// Open (creating and migrating as needed) the store in `data_dir`.
     pub fn open(data_dir: &Path) -> StoreResult<SqliteStore> {
         let path = data_dir.join(DB_FILE);
         let mut conn = open_conn(&path)?;
         migrate(&mut conn)?;
-        let writer =
+        let (writer, writer_thread) =
             Writer::start(conn).map_err(|e| StoreError::Database(format!("writer: {e}")))?;
         Ok(SqliteStore {
             path,
-            writer,
+            writer: Some(writer),
+            writer_thread: Some(writer_thread),
             readers: Mutex::new(Vec::new()),
         })
     }
@@ -97,7 +113,10 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     ) -> StoreResult<T> {
-        self.writer.write(f)
+        match &self.writer {
+            Some(w) => w.write(f),
+            None => Err(StoreError::WriterStopped),
+        }
     }
 }
 
