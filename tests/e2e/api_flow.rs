@@ -133,39 +133,18 @@ async fn whole_flow_over_https() {
     );
 
     // The same code again is a replay.
-    let r = c
-        .post(
-            "/api/v1/login",
-            None,
-            json!({"username": "alice", "password": "violet-harbour-77"}),
-        )
-        .await
-        .json();
-    let r = c
-        .post(
-            "/api/v1/login/mfa",
-            None,
-            json!({"challenge": r["challenge"], "method": "totp", "code": code}),
-        )
-        .await;
+    let r = login_mfa(&c, "alice", "violet-harbour-77", "totp", &code).await;
     assert_eq!((r.status, r.code().as_str()), (401, "invalid_code"));
 
     // A backup code works once.
-    let r = c
-        .post(
-            "/api/v1/login",
-            None,
-            json!({"username": "alice", "password": "violet-harbour-77"}),
-        )
-        .await
-        .json();
-    let r = c
-        .post(
-            "/api/v1/login/mfa",
-            None,
-            json!({"challenge": r["challenge"], "method": "backup_code", "code": codes[3]}),
-        )
-        .await;
+    let r = login_mfa(
+        &c,
+        "alice",
+        "violet-harbour-77",
+        "backup_code",
+        codes[3].as_str().unwrap(),
+    )
+    .await;
     assert_eq!(r.status, 200);
     assert_eq!(
         c.get("/api/v1/me/backup-codes", Some(&alice)).await.json()["remaining"],

@@ -104,21 +104,7 @@ async fn consumed_step_survives_kill_9_and_sigterm_is_clean() {
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let code = totp_code(&secret, t + 30);
-    let ch = c
-        .post(
-            "/api/v1/login",
-            None,
-            json!({"username": "admin", "password": "second root passphrase"}),
-        )
-        .await
-        .json();
-    let r = c
-        .post(
-            "/api/v1/login/mfa",
-            None,
-            json!({"challenge": ch["challenge"], "method": "totp", "code": code}),
-        )
-        .await;
+    let r = login_mfa(&c, "admin", "second root passphrase", "totp", &code).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     // kill -9 right after the answer.
     p.child.kill().unwrap();
@@ -130,22 +116,7 @@ async fn consumed_step_survives_kill_9_and_sigterm_is_clean() {
         "certificate reused"
     );
     let c = client(dir.path(), &p);
-    let ch = c
-        .post(
-            "/api/v1/login",
-            None,
-            json!({"username": "admin", "password": "second root passphrase"}),
-        )
-        .await
-        .json();
-    assert_eq!(ch["mfa_required"], true, "{ch}");
-    let r = c
-        .post(
-            "/api/v1/login/mfa",
-            None,
-            json!({"challenge": ch["challenge"], "method": "totp", "code": code}),
-        )
-        .await;
+    let r = login_mfa(&c, "admin", "second root passphrase", "totp", &code).await;
     assert_eq!(
         (r.status, r.code().as_str()),
         (401, "invalid_code"),

@@ -331,3 +331,23 @@ pub async fn admin_session(c: &Client, new_password: &str) -> String {
     assert_eq!(r.status, 200, "{:?}", r.body);
     r.json()["session"].as_str().expect("session").to_owned()
 }
+
+/// Password step then second factor: the answer of `/api/v1/login/mfa` (panics if the password
+/// step does not ask for a second factor).
+pub async fn login_mfa(c: &Client, user: &str, password: &str, method: &str, code: &str) -> Resp {
+    let ch = c
+        .post(
+            "/api/v1/login",
+            None,
+            serde_json::json!({"username": user, "password": password}),
+        )
+        .await
+        .json();
+    assert_eq!(ch["mfa_required"], true, "{ch}");
+    c.post(
+        "/api/v1/login/mfa",
+        None,
+        serde_json::json!({"challenge": ch["challenge"], "method": method, "code": code}),
+    )
+    .await
+}

@@ -317,20 +317,38 @@ fn password_change_page(
     render(status, &PasswordChangePage { t, c })
 }
 
-/// `GET /login/password`.
-pub(super) async fn password_page(State(st): St, lang: Lang, parts: Parts) -> Response {
-    let stage = ChallengeStage::PasswordChange;
-    match challenge_state(&st, challenge_of(&parts), stage).await {
+/// The form of a login step, shown only while the request's challenge for `stage` is live;
+/// `render` draws it with a fresh CSRF token.
+pub(super) async fn step_page(
+    st: &AppState,
+    lang: Lang,
+    parts: &Parts,
+    stage: ChallengeStage,
+    render: impl FnOnce(&AppState, Lang, String, StatusCode, Option<String>) -> Response,
+) -> Response {
+    match challenge_state(st, challenge_of(parts), stage).await {
         Ok(Some(_)) => {}
         Ok(None) => return expired(),
-        Err(e) => return super::error_page(&st, lang, &e),
+        Err(e) => return super::error_page(st, lang, &e),
     }
-    let (csrf, pre_cookie) = match pre_session(&st, &parts.headers) {
+    let (csrf, pre_cookie) = match pre_session(st, &parts.headers) {
         Ok(v) => v,
-        Err(e) => return super::error_page(&st, lang, &e),
+        Err(e) => return super::error_page(st, lang, &e),
     };
-    let r = password_change_page(&st, lang, csrf, StatusCode::OK, None);
+    let r = render(st, lang, csrf, StatusCode::OK, None);
     super::with_cookies(r, pre_cookie.into_iter().collect())
+}
+
+/// `GET /login/password`.
+pub(super) async fn password_page(State(st): St, lang: Lang, parts: Parts) -> Response {
+    step_page(
+        &st,
+        lang,
+        &parts,
+        ChallengeStage::PasswordChange,
+        password_change_page,
+    )
+    .await
 }
 
 #[derive(Deserialize)]

@@ -3,11 +3,9 @@
 //! on first use the choice of a PIN (`/login/pin`) before the session opens. The rules are
 //! `flows::keys`; a refusal is the same generic error as a wrong password.
 
-use super::extract::{AnonForm, Secret, clear_session, pre_session};
+use super::extract::{AnonForm, Secret, clear_session};
 use super::i18n::Lang;
-use super::login::{
-    LoginView, challenge_of, challenge_state, clear_challenge, expired, login_page, next_step,
-};
+use super::login::{LoginView, clear_challenge, expired, login_page, next_step, step_page};
 use super::{AppState, Chrome, St, Tr, error_text, render, status_of};
 use crate::flows::keys;
 use crate::model::ChallengeStage;
@@ -89,17 +87,7 @@ fn render_pin(
 
 /// `GET /login/pin`: only with a live PIN-setup challenge.
 pub(super) async fn pin_page(State(st): St, lang: Lang, parts: Parts) -> Response {
-    match challenge_state(&st, challenge_of(&parts), ChallengeStage::PinSetup).await {
-        Ok(Some(_)) => {}
-        Ok(None) => return expired(),
-        Err(e) => return super::error_page(&st, lang, &e),
-    }
-    let (csrf, pre_cookie) = match pre_session(&st, &parts.headers) {
-        Ok(v) => v,
-        Err(e) => return super::error_page(&st, lang, &e),
-    };
-    let r = render_pin(&st, lang, csrf, StatusCode::OK, None);
-    super::with_cookies(r, pre_cookie.into_iter().collect())
+    step_page(&st, lang, &parts, ChallengeStage::PinSetup, render_pin).await
 }
 
 #[derive(Deserialize)]
