@@ -18,19 +18,22 @@ pub enum Role {
     User,
     /// Looks after users' credentials (keys, PINs, temporary passwords).
     Helpdesk,
+    /// Opens remote-support sessions through the support relay.
+    Technician,
     /// Manages accounts, roles and the appliance.
     Admin,
 }
 
 impl Role {
     /// Every role, in display order.
-    pub const ALL: [Role; 3] = [Role::User, Role::Helpdesk, Role::Admin];
+    pub const ALL: [Role; 4] = [Role::User, Role::Helpdesk, Role::Technician, Role::Admin];
 
     /// The role's stable name (API, store, CLI).
     pub fn as_str(self) -> &'static str {
         match self {
             Role::User => "user",
             Role::Helpdesk => "helpdesk",
+            Role::Technician => "technician",
             Role::Admin => "admin",
         }
     }
@@ -113,7 +116,7 @@ impl User {
 pub fn roles_require_mfa(roles: &[Role]) -> bool {
     roles
         .iter()
-        .any(|r| matches!(r, Role::Admin | Role::Helpdesk))
+        .any(|r| matches!(r, Role::Admin | Role::Helpdesk | Role::Technician))
 }
 
 /// A software TOTP device (an authenticator app).

@@ -103,6 +103,7 @@ pub(crate) struct Tr {
     pub(crate) set_roles: &'static str,
     pub(crate) role_user: &'static str,
     pub(crate) role_helpdesk: &'static str,
+    pub(crate) role_technician: &'static str,
     pub(crate) role_admin: &'static str,
     // Notices after a redirect.
     pub(crate) n_logged_out: &'static str,
@@ -226,6 +227,7 @@ pub(crate) static EN: Tr = Tr {
     set_roles: "Set the roles",
     role_user: "User",
     role_helpdesk: "Helpdesk",
+    role_technician: "Technician",
     role_admin: "Administrator",
     n_logged_out: "You are signed out.",
     n_password_changed: "Your password has been changed. Your other sessions have been ended.",
@@ -349,6 +351,7 @@ pub(crate) static FR: Tr = Tr {
     set_roles: "Définir les rôles",
     role_user: "Utilisateur",
     role_helpdesk: "Support",
+    role_technician: "Technicien",
     role_admin: "Administrateur",
     n_logged_out: "Vous êtes déconnecté.",
     n_password_changed: "Votre mot de passe a été changé. Vos autres sessions ont été fermées.",
@@ -381,6 +384,7 @@ impl Tr {
         match role {
             crate::model::Role::User => self.role_user,
             crate::model::Role::Helpdesk => self.role_helpdesk,
+            crate::model::Role::Technician => self.role_technician,
             crate::model::Role::Admin => self.role_admin,
         }
     }
