@@ -188,7 +188,7 @@ fn main() {
         if !some.is_empty() {
             let refusals = refusals_per_sec(&c, &some, secs / 2.0).await;
             let hello_addr = hello_server(srv_tls(&srv)).await;
-            let hello_client = support::Client { addr: hello_addr, tls: c.tls.clone(), source: None };
+            let hello_client = support::Client { addr: hello_addr, tls: c.tls.clone(), source: None, clock: c.clock.clone() };
             let hellos = refusals_per_sec(&hello_client, &vec!["127.0.0.1".to_owned(); some.len()], secs / 2.0).await;
             println!("refusals to suspended addresses: {refusals:.0}/s; plain hyper hello: {hellos:.0}/s; ratio {:.2}", refusals / hellos);
         }

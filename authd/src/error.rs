@@ -73,6 +73,12 @@ pub enum Error {
     /// An admin tried an action on their own account that must be done by someone else.
     #[error("{0}")]
     SelfAction(&'static str),
+    /// Policy requires a second factor for this account: its last one cannot be removed.
+    #[error("your account must keep a second factor: enrol another one before removing this one")]
+    MfaRequired,
+    /// The action needs a recent re-authentication of the acting user (step-up).
+    #[error("confirm your identity again (password and second factor) before doing this")]
+    ReauthRequired,
     /// Every session seat is taken (`session.max_sessions`); admins have reserved seats.
     #[error("all session seats are taken; try again later")]
     SeatsFull,
@@ -106,6 +112,8 @@ impl Error {
             Error::SelfAction(_) => "self_action_refused",
             Error::Overloaded => "overloaded",
             Error::SeatsFull => "seats_full",
+            Error::MfaRequired => "mfa_required",
+            Error::ReauthRequired => "reauth_required",
             Error::Internal(_) => "internal_error",
         }
     }
@@ -117,7 +125,11 @@ impl Error {
             | Error::InvalidCode
             | Error::ChallengeExpired
             | Error::Unauthenticated => 401,
-            Error::Forbidden | Error::PasswordChangeRequired | Error::SelfAction(_) => 403,
+            Error::Forbidden
+            | Error::PasswordChangeRequired
+            | Error::SelfAction(_)
+            | Error::MfaRequired
+            | Error::ReauthRequired => 403,
             Error::NotFound(_) => 404,
             Error::UsernameTaken | Error::Conflict { .. } => 409,
             Error::InvalidUsername(_)
@@ -137,6 +149,10 @@ impl From<crate::store::StoreError> for Error {
         match e {
             crate::store::StoreError::UsernameTaken => Error::UsernameTaken,
             crate::store::StoreError::SeatsFull => Error::SeatsFull,
+            crate::store::StoreError::UnknownGroup(g) => Error::Unprocessable {
+                code: "unknown_group",
+                message: format!("there is no group named \"{g}\""),
+            },
             crate::store::StoreError::SerialTaken(serial) => Error::Conflict {
                 code: "serial_taken",
                 message: format!("a key with serial {serial} exists already"),
@@ -204,6 +220,8 @@ mod tests {
             (Error::SelfAction("x"), "self_action_refused", 403),
             (Error::Overloaded, "overloaded", 503),
             (Error::SeatsFull, "seats_full", 503),
+            (Error::MfaRequired, "mfa_required", 403),
+            (Error::ReauthRequired, "reauth_required", 403),
             (Error::Internal("db".into()), "internal_error", 500),
         ];
         for (e, code, status) in cases {

@@ -18,6 +18,7 @@
 
 pub mod app;
 pub mod audit;
+pub mod authz;
 pub mod bootstrap;
 pub mod cli;
 pub mod clock;
@@ -28,6 +29,7 @@ pub mod fsutil;
 pub mod guard;
 pub mod http;
 pub mod model;
+pub mod photo;
 pub mod secrets;
 pub mod server;
 pub mod store;

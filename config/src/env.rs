@@ -146,6 +146,7 @@ mod tests {
                 keys::Kind::Duration => "7m",
                 keys::Kind::SocketAddr => "10.0.0.7:7",
                 keys::Kind::LogFormat => "json",
+                keys::Kind::Bool => "false",
             };
             let mut table = Table::new();
             overlay(&mut table, env(&[(&key.env_var(), sample)])).unwrap();

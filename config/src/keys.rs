@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use toml::Value;
 
 /// The `[section]` names, in the order of [`crate::Config`]'s fields.
-pub(crate) const SECTIONS: [&str; 12] = [
+pub(crate) const SECTIONS: [&str; 13] = [
     "server",
     "tls",
     "log",
@@ -16,6 +16,7 @@ pub(crate) const SECTIONS: [&str; 12] = [
     "hashing",
     "totp",
     "backup_codes",
+    "mfa",
     "keys",
     "guard",
     "backups",
@@ -48,6 +49,8 @@ pub(crate) enum Kind {
     SocketAddr,
     /// `"text"` or `"json"`.
     LogFormat,
+    /// `true` or `false`.
+    Bool,
 }
 
 /// One setting: `[section] name`.
@@ -68,7 +71,7 @@ const fn key(section: &'static str, name: &'static str, kind: Kind) -> Key {
 
 /// Every setting, in the order of the structs' fields. Tests keep it equal to the structs,
 /// to `sesame.toml.example` and to `docs/configuration.md`.
-pub(crate) const KEYS: [Key; 58] = [
+pub(crate) const KEYS: [Key; 61] = [
     key("server", "listen", Kind::SocketAddr),
     key("server", "data_dir", Kind::Path),
     key("server", "max_connections", Kind::Usize),
@@ -98,6 +101,9 @@ pub(crate) const KEYS: [Key; 58] = [
     key("totp", "skew_steps", Kind::U64),
     key("backup_codes", "count", Kind::Usize),
     key("backup_codes", "warn_at_or_below", Kind::Usize),
+    key("mfa", "two_person_admin_reset", Kind::Bool),
+    key("mfa", "step_up_window", Kind::Duration),
+    key("mfa", "reset_approval_window", Kind::Duration),
     key("keys", "pin_min_length", Kind::Usize),
     key("keys", "pin_max_length", Kind::Usize),
     key("keys", "max_failures", Kind::U32),
@@ -161,6 +167,7 @@ impl Kind {
             Kind::Duration => "a duration such as \"90s\", \"10m\", \"4h\", \"7d\" or \"1h30m\"",
             Kind::SocketAddr => "an address and port such as \"127.0.0.1:8443\" or \"[::]:8443\"",
             Kind::LogFormat => "\"text\" or \"json\"",
+            Kind::Bool => "true or false",
         }
     }
 
@@ -182,13 +189,14 @@ impl Kind {
             Kind::Duration => crate::parse_duration(text).is_ok(),
             Kind::SocketAddr => text.parse::<SocketAddr>().is_ok(),
             Kind::LogFormat => matches!(text, "text" | "json"),
-            Kind::Usize | Kind::U32 | Kind::U8 | Kind::U64 => false,
+            Kind::Usize | Kind::U32 | Kind::U8 | Kind::U64 | Kind::Bool => false,
         }
     }
 
     /// Checks a TOML value: `Err` carries [`Kind::expected`].
     pub(crate) fn check(self, value: &Value) -> Result<(), &'static str> {
         let ok = match (self.max(), value) {
+            (_, Value::Boolean(_)) => self == Kind::Bool,
             (Some(max), Value::Integer(n)) => (0..=max).contains(n),
             (None, Value::String(text)) => self.accepts_str(text),
             _ => false,
@@ -199,6 +207,11 @@ impl Kind {
     /// Types an environment string as the TOML value the file would hold.
     pub(crate) fn parse_env(self, text: &str) -> Result<Value, &'static str> {
         let value = match self.max() {
+            None if self == Kind::Bool => match text {
+                "true" => Value::Boolean(true),
+                "false" => Value::Boolean(false),
+                _ => return Err(self.expected()),
+            },
             Some(_) => Value::Integer(text.parse::<i64>().map_err(|_| self.expected())?),
             None => Value::String(text.to_owned()),
         };

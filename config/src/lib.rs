@@ -3,7 +3,7 @@
 //! # What it is
 //! - **Typed settings**: [`Config`] holds one struct per `[section]` of `sesame.toml`
 //!   ([`Server`], [`Tls`], [`Log`], [`Session`], [`Password`], [`Hashing`], [`Totp`],
-//!   [`BackupCodes`], [`Keys`], [`Guard`], [`Backups`], [`Bootstrap`]).
+//!   [`BackupCodes`], [`Mfa`], [`Keys`], [`Guard`], [`Backups`], [`Bootstrap`]).
 //! - **Embedded defaults that run as-is**: [`Config::default()`] is valid; a fresh appliance
 //!   needs no file at all.
 //! - **A TOML file and a `SESAME_*` environment overlay**: `SESAME_<SECTION>_<KEY>` sets
@@ -44,7 +44,7 @@ use std::path::Path;
 pub use duration::{DurationError, format_duration, parse_duration};
 pub use error::ConfigError;
 pub use sections::{
-    BackupCodes, Backups, Bootstrap, Config, Guard, Hashing, Keys, Log, LogFormat, Password,
+    BackupCodes, Backups, Bootstrap, Config, Guard, Hashing, Keys, Log, LogFormat, Mfa, Password,
     Server, Session, Tls, Totp,
 };
 

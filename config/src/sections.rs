@@ -30,6 +30,8 @@ pub struct Config {
     pub totp: Totp,
     /// `[backup_codes]`: how many single-use backup codes a user gets.
     pub backup_codes: BackupCodes,
+    /// `[mfa]`: who resets second factors and how recent a re-authentication must be.
+    pub mfa: Mfa,
     /// `[keys]`: hardware OTP keys, their PINs, and helpdesk temporary passwords.
     pub keys: Keys,
     /// `[guard]`: rate limits, suspension of abusive addresses, account throttling.
@@ -360,6 +362,32 @@ impl Default for Backups {
             snapshot_every: Duration::from_secs(2 * 3600),
             snapshots_kept: 12,
             archives_kept: 30,
+        }
+    }
+}
+
+/// `[mfa]`: admin resets of second factors and step-up. (Which roles and groups must use a
+/// second factor is the MFA policy, kept in the store and edited by admins.)
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Mfa {
+    /// Resetting an admin's second factors needs a second admin's approval. Default true.
+    pub two_person_admin_reset: bool,
+    /// How recent the acting admin's (re-)authentication must be for sensitive actions.
+    /// Default 10m.
+    #[serde(with = "crate::duration::as_text")]
+    pub step_up_window: Duration,
+    /// How long a filed reset waits for its approval. Default 24h.
+    #[serde(with = "crate::duration::as_text")]
+    pub reset_approval_window: Duration,
+}
+
+impl Default for Mfa {
+    fn default() -> Self {
+        Self {
+            two_person_admin_reset: true,
+            step_up_window: Duration::from_secs(600),
+            reset_approval_window: Duration::from_secs(24 * 3600),
         }
     }
 }

@@ -5,8 +5,8 @@ use std::fmt::Display;
 use std::time::Duration;
 
 use crate::sections::{
-    BackupCodes, Backups, Bootstrap, Guard, Hashing, Keys, Log, Password, Server, Session, Tls,
-    Totp,
+    BackupCodes, Backups, Bootstrap, Guard, Hashing, Keys, Log, Mfa, Password, Server, Session,
+    Tls, Totp,
 };
 use crate::{Config, ConfigError, format_duration};
 
@@ -26,6 +26,7 @@ impl Config {
         hashing(&self.hashing)?;
         totp(&self.totp)?;
         backup_codes(&self.backup_codes)?;
+        mfa(&self.mfa)?;
         keys(&self.keys)?;
         guard(&self.guard)?;
         backups(&self.backups)?;
@@ -293,6 +294,21 @@ fn totp(totp: &Totp) -> Result<(), ConfigError> {
         ));
     }
     Ok(())
+}
+
+fn mfa(m: &Mfa) -> Result<(), ConfigError> {
+    duration_between(
+        "mfa.step_up_window",
+        m.step_up_window,
+        Duration::from_secs(60),
+        Duration::from_secs(3600),
+    )?;
+    duration_between(
+        "mfa.reset_approval_window",
+        m.reset_approval_window,
+        Duration::from_secs(3600),
+        Duration::from_secs(7 * 24 * 3600),
+    )
 }
 
 fn backup_codes(codes: &BackupCodes) -> Result<(), ConfigError> {

@@ -264,6 +264,10 @@ async fn a_flood_is_rate_limited_then_suspended() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_lists_adds_and_lifts_suspensions() {
     let srv = Server::start_with(|c| c.guard.failed_logins = 2).await;
+    // The offline half of this test runs the CLI on the real clock: the appliance's clock must
+    // agree, or the suspensions it records would have expired in real time.
+    srv.clock
+        .set(authd::clock::Clock::now(&authd::clock::SystemClock));
     let c = srv.client();
     let admin = admin_session(&c, "second root passphrase").await;
     for _ in 0..2 {

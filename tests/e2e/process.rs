@@ -73,6 +73,8 @@ fn client(dir: &std::path::Path, p: &Proc) -> Client {
         addr: p.addr,
         tls: client_tls(&pem),
         source: None,
+        // A real process reads the real clock.
+        clock: std::sync::Arc::new(authd::clock::SystemClock),
     }
 }
 

@@ -23,7 +23,7 @@ async fn admins_see_and_end_sessions_and_seats_are_reserved() {
     })
     .await;
     let c = srv.client();
-    let admin = admin_session(&c, "second root passphrase").await; // 1 live session
+    let (admin, secret) = admin_session_with_secret(&c, "second root passphrase").await; // 1 live session
     for u in ["ursula", "victor"] {
         let r = c
             .post(
@@ -45,14 +45,16 @@ async fn admins_see_and_end_sessions_and_seats_are_reserved() {
         "{:?}",
         r.body
     );
-    // An admin still gets in, up to the limit.
-    let r = login(&c, "admin", "second root passphrase").await; // 3 live
-    assert_eq!(r.status, 200);
+    // An admin still gets in (with the second factor admins must use), up to the limit.
+    let admin_login = || async {
+        srv.clock.advance(30); // a fresh TOTP step for each login
+        let code = totp_code(&secret, c.clock.now());
+        login_mfa(&c, "admin", "second root passphrase", "totp", &code).await
+    };
+    let r = admin_login().await; // 3 live
+    assert_eq!(r.status, 200, "{:?}", r.body);
     let admin2 = r.json()["session"].as_str().unwrap().to_owned();
-    assert_eq!(
-        login(&c, "admin", "second root passphrase").await.code(),
-        "seats_full"
-    );
+    assert_eq!(admin_login().await.code(), "seats_full");
 
     // Admins see every live session with who, from where, how.
     assert_eq!(c.get("/api/v1/sessions", Some(&ursula)).await.status, 403);

@@ -24,6 +24,8 @@ pub struct Server {
     /// The server's TLS configuration (benchmarks reuse it for baselines).
     pub server_tls: Arc<rustls::ServerConfig>,
     pub clock: ManualClock,
+    /// The clock the server reads (the manual one, or the system's for benchmarks).
+    pub clock_dyn: Arc<dyn authd::clock::Clock>,
     pub tls: Arc<rustls::ClientConfig>,
     pub dir: tempfile::TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -77,6 +79,7 @@ impl Server {
         } else {
             Arc::new(c2)
         };
+        let clock_dyn_kept = clock_dyn.clone();
         let prepared = tokio::task::spawn_blocking(move || authd::server::start(cfg, clock_dyn))
             .await
             .expect("join")
@@ -100,6 +103,7 @@ impl Server {
         Server {
             addr,
             server_tls: server_tls_kept,
+            clock_dyn: clock_dyn_kept,
             clock,
             tls,
             dir,
@@ -125,6 +129,7 @@ impl Server {
             addr: self.addr,
             tls: self.tls.clone(),
             source: None,
+            clock: self.clock_dyn.clone(),
         }
     }
 }
@@ -137,6 +142,8 @@ pub struct Client {
     pub tls: Arc<rustls::ClientConfig>,
     /// Source address to connect from (any of 127.0.0.0/8 works on Linux loopback).
     pub source: Option<std::net::IpAddr>,
+    /// The server's clock (to compute TOTP codes for "now").
+    pub clock: Arc<dyn authd::clock::Clock>,
 }
 
 pub struct Resp {
@@ -309,8 +316,14 @@ pub fn totp_code(secret_b32: &str, t: i64) -> String {
     sesame_hardware::otp::totp_at_step(s.as_bytes(), p.step_at(t as u64), &p).to_string()
 }
 
-/// Log the bootstrap admin in, doing the forced password change; returns a session token.
+/// Log the bootstrap admin in, doing the forced password change and the TOTP enrolment the
+/// MFA policy demands of admins; returns a session token.
 pub async fn admin_session(c: &Client, new_password: &str) -> String {
+    admin_session_with_secret(c, new_password).await.0
+}
+
+/// [`admin_session`], also returning the admin's TOTP secret (base32).
+pub async fn admin_session_with_secret(c: &Client, new_password: &str) -> (String, String) {
     let r = c
         .post(
             "/api/v1/login",
@@ -329,7 +342,35 @@ pub async fn admin_session(c: &Client, new_password: &str) -> String {
         )
         .await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    r.json()["session"].as_str().expect("session").to_owned()
+    enrol_at_login(c, &r.json()).await
+}
+
+/// Answer an `enrolment_required` login step: enrol a TOTP device and confirm it with the
+/// current code. Returns the session and the device's secret.
+pub async fn enrol_at_login(c: &Client, step: &Value) -> (String, String) {
+    assert_eq!(step["enrolment_required"], true, "{step}");
+    assert_eq!(step["methods"], serde_json::json!(["totp"]), "{step}");
+    let r = c
+        .post(
+            "/api/v1/login/enrol",
+            None,
+            serde_json::json!({"challenge": step["challenge"], "method": "totp", "label": "phone"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let m = r.json();
+    let secret = m["secret"].as_str().expect("secret").to_owned();
+    let code = totp_code(&secret, c.clock.now());
+    let r = c
+        .post(
+            "/api/v1/login/enrol/confirm",
+            None,
+            serde_json::json!({"challenge": step["challenge"], "id": m["id"], "code": code}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let session = r.json()["session"].as_str().expect("session").to_owned();
+    (session, secret)
 }
 
 /// Password step then second factor: the answer of `/api/v1/login/mfa` (panics if the password

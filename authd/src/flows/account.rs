@@ -57,7 +57,11 @@ pub fn change_password(
     }
     let norm = app
         .policy
-        .check(new, &who.user.username, who.user.mfa_required_by_policy())
+        .check(
+            new,
+            &who.user.username,
+            crate::flows::policy::mfa_required(app, &who.user)?,
+        )
         .map_err(Error::WeakPassword)?;
     if *norm == *cur {
         return Err(Error::WeakPassword(
@@ -130,6 +134,17 @@ pub fn totp_enrol(
     client: &ClientInfo,
     now: UnixTime,
 ) -> Result<TotpEnrolment> {
+    totp_enrol_for(app, &who.user, opts, client, now)
+}
+
+/// Start enrolling a TOTP device for `user` (from their account, or at a login that must enrol).
+pub(crate) fn totp_enrol_for(
+    app: &Authd,
+    user: &User,
+    opts: &TotpOptions,
+    client: &ClientInfo,
+    now: UnixTime,
+) -> Result<TotpEnrolment> {
     let label = opts.label.trim();
     if label.is_empty()
         || label.chars().count() > MAX_LABEL_CHARS
@@ -140,21 +155,35 @@ pub fn totp_enrol(
         )));
     }
     let params = totp_params(app, opts)?;
-    if app.store.list_totp(who.user.id)?.len() >= MAX_TOTP_DEVICES {
+    if app.store.list_totp(user.id)?.len() >= MAX_TOTP_DEVICES {
         return Err(Error::InvalidRequest(format!(
             "an account may hold at most {MAX_TOTP_DEVICES} TOTP devices"
         )));
     }
     let m = totp::new_material(
         &app.key,
-        who.user.id,
+        user.id,
         &app.config.server.service_name,
-        &who.user.username,
+        &user.username,
         &params,
     )?;
+    let detail = json!({ "label": label, "algorithm": params.algorithm().as_str(), "digits": params.digits().get(), "period": params.period() });
     let id = app.store.add_totp(
-        NewTotp { user_id: who.user.id, label: label.to_owned(), sealed_secret: m.sealed, params, created_at: now },
-        event(who, client, now, "totp.enrol", json!({ "label": label, "algorithm": params.algorithm().as_str(), "digits": params.digits().get(), "period": params.period() })),
+        NewTotp {
+            user_id: user.id,
+            label: label.to_owned(),
+            sealed_secret: m.sealed,
+            params,
+            created_at: now,
+        },
+        client.event(
+            now,
+            Some(&user.username),
+            "totp.enrol",
+            Some(&user.username),
+            Outcome::Success,
+            detail,
+        ),
     )?;
     Ok(TotpEnrolment {
         id,
@@ -217,6 +246,14 @@ pub fn totp_delete(
     client: &ClientInfo,
     now: UnixTime,
 ) -> Result<()> {
+    let confirmed = app
+        .store
+        .list_totp(who.user.id)?
+        .iter()
+        .find(|c| c.id == id)
+        .ok_or(Error::NotFound("TOTP device"))?
+        .confirmed;
+    crate::flows::policy::check_factor_removal(app, &who.user, confirmed)?;
     if !app.store.delete_totp(
         who.user.id,
         id,

@@ -90,7 +90,11 @@ pub fn create_user_as(
     let roles = parse_roles(&req.roles).map_err(Error::InvalidRequest)?;
     let norm = app
         .policy
-        .check(&req.password, &username, roles_require_mfa(&roles))
+        .check(
+            &req.password,
+            &username,
+            crate::flows::policy::mfa_required_for(app, &roles, &[])?,
+        )
         .map_err(Error::WeakPassword)?;
     let hash = app.hasher.hash(norm.as_bytes())?;
     let names: Vec<_> = roles.iter().map(|r| r.as_str()).collect();
@@ -151,6 +155,9 @@ pub struct PatchUser {
     pub roles: Option<Vec<String>>,
     /// Disable (true) or enable (false).
     pub disabled: Option<bool>,
+    /// Exactly these groups (each must exist).
+    #[serde(default)]
+    pub groups: Option<Vec<String>>,
 }
 
 /// Change roles or the enabled state.
@@ -181,14 +188,19 @@ pub fn patch_user(
         "roles": roles.as_ref().map(|r| r.iter().map(|x| x.as_str()).collect::<Vec<_>>()),
         "disabled": req.disabled,
     });
-    app.store.update_user(
-        target.id,
-        UserChange {
-            roles,
-            disabled: req.disabled,
-        },
-        audit(who, client, now, "user.update", &target.username, detail),
-    )?;
+    if roles.is_some() || req.disabled.is_some() {
+        app.store.update_user(
+            target.id,
+            UserChange {
+                roles,
+                disabled: req.disabled,
+            },
+            audit(who, client, now, "user.update", &target.username, detail),
+        )?;
+    }
+    if let Some(groups) = &req.groups {
+        crate::flows::directory::set_groups(app, who, &target, groups, client, now)?;
+    }
     app.store
         .user_by_id(target.id)?
         .ok_or(Error::NotFound("user"))
@@ -246,7 +258,7 @@ pub fn set_password(
         .check(
             &req.password,
             &target.username,
-            target.mfa_required_by_policy(),
+            crate::flows::policy::mfa_required(app, &target)?,
         )
         .map_err(Error::WeakPassword)?;
     let hash = app.hasher.hash(norm.as_bytes())?;

@@ -18,23 +18,20 @@ use serde_json::json;
 use sesame_hardware::seeds::{self, Decryption, ImportError, TokenKind, TokenSeed};
 use zeroize::Zeroizing;
 
-/// Refuse unless the caller may act as helpdesk on `target` (if any).
+/// Refuse unless the caller may act as helpdesk on `target` (if any): the permission matrix
+/// and its target rules (`authz::may_act_on`).
 pub fn require_helpdesk(who: &Authenticated, target: Option<&User>) -> Result<()> {
-    let is_admin = who.user.has_role(Role::Admin);
-    if !is_admin && !who.user.has_role(Role::Helpdesk) {
+    use crate::authz::{Permission, TargetRefusal, allows, may_act_on};
+    if !allows(&who.user.roles, Permission::Helpdesk) {
         return Err(Error::Forbidden);
     }
-    if let Some(t) = target {
-        if t.id == who.user.id {
-            return Err(Error::SelfAction(
-                "ask a colleague: helpdesk actions on your own account are refused",
-            ));
-        }
-        if !is_admin && (t.has_role(Role::Admin) || t.has_role(Role::Helpdesk)) {
-            return Err(Error::Forbidden);
-        }
+    match target.map(|t| may_act_on(&who.user, t, Permission::Helpdesk)) {
+        None | Some(Ok(())) => Ok(()),
+        Some(Err(TargetRefusal::OwnAccount)) => Err(Error::SelfAction(
+            "ask a colleague: helpdesk actions on your own account are refused",
+        )),
+        Some(Err(TargetRefusal::Forbidden)) => Err(Error::Forbidden),
     }
-    Ok(())
 }
 
 fn user_named(app: &Authd, username: &str) -> Result<User> {

@@ -11,6 +11,7 @@ use crate::app::Authd;
 use crate::clock::UnixTime;
 use crate::credentials::hasher::Priority;
 use crate::credentials::{backup_codes, password, tokens, totp};
+use crate::flows::policy;
 use crate::model::*;
 use crate::store::{Effect, Next};
 use crate::{Error, Result};
@@ -56,6 +57,14 @@ pub enum LoginStep {
     PasswordChangeRequired {
         /// Challenge token for `/login/password`.
         challenge: Zeroizing<String>,
+    },
+    /// Every factor verified, but policy requires a second factor the account does not have:
+    /// enrol one with this challenge (`/login/enrol`, then `/login/enrol/confirm`).
+    EnrolmentRequired {
+        /// Challenge token for the enrolment calls.
+        challenge: Zeroizing<String>,
+        /// Methods that can be enrolled here.
+        methods: Vec<&'static str>,
     },
     /// A hardware key's code accepted on first use; choose a PIN with this challenge.
     PinRequired {
@@ -149,6 +158,62 @@ pub(crate) fn challenge_client(c: &Challenge) -> ClientInfo {
         ip: c.address.parse().ok(),
         ..Default::default()
     }
+}
+
+/// What follows once the factors of this login verified (`method_done`, e.g. `password+totp`):
+/// a forced password change, then an enrolment the MFA policy demands, then the session.
+/// `skip_password_change` is set by the password-change step itself.
+pub(crate) fn after_factors(
+    app: &Authd,
+    user: &User,
+    method_done: &str,
+    origin: &ClientInfo,
+    now: UnixTime,
+    skip_password_change: bool,
+) -> Result<(LoginStep, Next)> {
+    if user.must_change_password && !skip_password_change {
+        let (t, ch) = new_challenge(
+            app,
+            user.id,
+            ChallengeStage::PasswordChange,
+            method_done,
+            origin,
+            now,
+            None,
+        )?;
+        return Ok((
+            LoginStep::PasswordChangeRequired { challenge: t.text },
+            Next::Challenge(ch),
+        ));
+    }
+    if policy::second_factor_count(app, user)? == 0 && policy::mfa_required(app, user)? {
+        let (t, ch) = new_challenge(
+            app,
+            user.id,
+            ChallengeStage::Enrol,
+            method_done,
+            origin,
+            now,
+            None,
+        )?;
+        return Ok((
+            LoginStep::EnrolmentRequired {
+                challenge: t.text,
+                methods: crate::flows::enrol::METHODS.to_vec(),
+            },
+            Next::Challenge(ch),
+        ));
+    }
+    let (t, s) = new_session(app, user, origin, now, method_done, None)?;
+    let expires_at = s.expires_at;
+    Ok((
+        LoginStep::Session(IssuedSession {
+            token: t.text,
+            expires_at,
+            backup_codes_low: None,
+        }),
+        Next::Session(s),
+    ))
 }
 
 /// The second-factor methods `user` has, in the order offered.
@@ -283,32 +348,25 @@ pub fn password_step(
             methods,
         });
     }
-    if user.must_change_password {
-        let (t, ch) = new_challenge(
-            app,
-            user.id,
-            ChallengeStage::PasswordChange,
-            "password",
-            client,
-            now,
-            None,
-        )?;
-        app.store.create_challenge(
-            ch,
-            ok("login.password", json!({ "next": "password_change" })),
-        )?;
-        return Ok(LoginStep::PasswordChangeRequired { challenge: t.text });
+    let (step, next) = after_factors(app, &user, "password", client, now, false)?;
+    match next {
+        Next::Session(s) => {
+            app.guard.login_succeeded(client, user.id, now_ms);
+            app.store
+                .create_session(s, ok("login", json!({ "method": "password" })))?;
+        }
+        Next::Challenge(ch) => {
+            let what = if ch.stage == ChallengeStage::Enrol {
+                "enrolment"
+            } else {
+                "password_change"
+            };
+            app.store
+                .create_challenge(ch, ok("login.password", json!({ "next": what })))?;
+        }
+        Next::Done => {}
     }
-    app.guard.login_succeeded(client, user.id, now_ms);
-    let (t, s) = new_session(app, &user, client, now, "password", None)?;
-    let expires_at = s.expires_at;
-    app.store
-        .create_session(s, ok("login", json!({ "method": "password" })))?;
-    Ok(LoginStep::Session(IssuedSession {
-        token: t.text,
-        expires_at,
-        backup_codes_low: None,
-    }))
+    Ok(step)
 }
 
 pub(crate) fn live_challenge(
@@ -403,32 +461,7 @@ pub fn mfa_step(
         return Err(Error::InvalidCode);
     };
     let method_done = format!("{}+{}", ch.method, method.as_str());
-    let (step, next) = if user.must_change_password {
-        let (t, nch) = new_challenge(
-            app,
-            user.id,
-            ChallengeStage::PasswordChange,
-            &method_done,
-            client,
-            now,
-            None,
-        )?;
-        (
-            LoginStep::PasswordChangeRequired { challenge: t.text },
-            Next::Challenge(nch),
-        )
-    } else {
-        let (t, s) = new_session(app, &user, &challenge_client(&ch), now, &method_done, None)?;
-        let expires_at = s.expires_at;
-        (
-            LoginStep::Session(IssuedSession {
-                token: t.text,
-                expires_at,
-                backup_codes_low: None,
-            }),
-            Next::Session(s),
-        )
-    };
+    let (step, next) = after_factors(app, &user, &method_done, &challenge_client(&ch), now, false)?;
     let done = app.store.complete_challenge(
         ch.id,
         Some(effect),
@@ -470,14 +503,17 @@ pub fn password_change_step(
     let (ch, user) = live_challenge(app, challenge, ChallengeStage::PasswordChange, now)?;
     let norm = app
         .policy
-        .check(new_password, &user.username, user.mfa_required_by_policy())
+        .check(
+            new_password,
+            &user.username,
+            policy::mfa_required(app, &user)?,
+        )
         .map_err(Error::WeakPassword)?;
     if app.hasher.verify(norm.as_bytes(), &user.password_hash)? {
         return Err(Error::WeakPassword(password::PolicyViolation::Reused));
     }
     let hash = app.hasher.hash(norm.as_bytes())?;
-    let (t, s) = new_session(app, &user, &challenge_client(&ch), now, &ch.method, None)?;
-    let expires_at = s.expires_at;
+    let (step, next) = after_factors(app, &user, &ch.method, &challenge_client(&ch), now, true)?;
     let audit = client.event(
         now,
         Some(&user.username),
@@ -491,17 +527,13 @@ pub fn password_change_step(
         Some(Effect::SetPassword {
             password_hash: hash,
         }),
-        Next::Session(s),
+        next,
         now,
         audit,
     )? {
         return Err(Error::ChallengeExpired);
     }
-    Ok(LoginStep::Session(IssuedSession {
-        token: t.text,
-        expires_at,
-        backup_codes_low: None,
-    }))
+    Ok(step)
 }
 
 /// A request's authenticated caller.

@@ -3,10 +3,14 @@
 
 pub mod account;
 pub mod admin;
+pub mod directory;
+pub mod enrol;
 pub mod guard_admin;
 pub mod helpdesk;
 pub mod keys;
 pub mod login;
+pub mod policy;
+pub mod resets;
 pub mod validate;
 
 #[cfg(test)]

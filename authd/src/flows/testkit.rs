@@ -8,14 +8,20 @@ use crate::flows::login::{self, Authenticated, LoginStep};
 use crate::model::{ClientInfo, User};
 use crate::secrets::MasterKey;
 use crate::store::sqlite::SqliteStore;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 /// A test appliance; the temporary directory lives as long as it does.
 pub(crate) struct Kit {
     pub(crate) app: Authd,
     pub(crate) clock: ManualClock,
     pub(crate) dir: tempfile::TempDir,
+    /// Unused backup codes of the accounts `user` equipped with a second factor.
+    pub(crate) codes: Codes,
 }
+
+/// Backup codes by username, shared with the test browser.
+pub(crate) type Codes = Arc<Mutex<HashMap<String, Vec<String>>>>;
 
 /// 2026-11-23T12:00:00Z
 pub(crate) const T0: i64 = 1_795_435_200;
@@ -52,16 +58,24 @@ impl Kit {
         let mut cfg = sesame_config::Config::danger_test_defaults();
         tweak(&mut cfg);
         let app = Authd::new(cfg, store, key, Arc::new(clock.clone())).unwrap();
-        Kit { app, clock, dir }
+        Kit {
+            app,
+            clock,
+            dir,
+            codes: Codes::default(),
+        }
     }
 
     /// Close and reopen the store on the same directory (a restart).
     pub(crate) fn restart(self) -> Kit {
         let now = self.clock_now();
-        let Kit { app, dir, .. } = self;
+        let Kit {
+            app, dir, codes, ..
+        } = self;
         drop(app);
-        let k = Kit::open(dir);
+        let mut k = Kit::open(dir);
         k.clock.set(now);
+        k.codes = codes;
         k
     }
 
@@ -70,8 +84,11 @@ impl Kit {
         self.clock.now()
     }
 
+    /// Create an account. Where the MFA policy requires a second factor (admin, helpdesk,
+    /// technician by default), it also gets a confirmed TOTP device and backup codes that
+    /// [`Kit::login`] uses, as a real user of that role would have.
     pub(crate) fn user(&self, name: &str, password: &str, roles: &[&str]) -> User {
-        admin::create_user_as(
+        let u = admin::create_user_as(
             &self.app,
             None,
             &CreateUser {
@@ -83,15 +100,107 @@ impl Kit {
             &client(),
             self.clock_now(),
         )
-        .unwrap()
+        .unwrap();
+        if crate::flows::policy::mfa_required(&self.app, &u).unwrap() {
+            self.equip_mfa(&u);
+        }
+        u
     }
 
-    /// Log in with a password only (panics unless a session results).
+    /// Give `user` a confirmed TOTP device and 50 backup codes (kept for [`Kit::login`]).
+    pub(crate) fn equip_mfa(&self, user: &User) {
+        use crate::credentials::{backup_codes, totp};
+        let now = self.clock_now();
+        let params = sesame_hardware::otp::TotpParams::default();
+        let m =
+            totp::new_material(&self.app.key, user.id, "Sesame", &user.username, &params).unwrap();
+        let ev = || {
+            client().event(
+                now,
+                None,
+                "test.setup",
+                None,
+                crate::model::Outcome::Success,
+                serde_json::json!({}),
+            )
+        };
+        let id = self
+            .app
+            .store
+            .add_totp(
+                crate::store::NewTotp {
+                    user_id: user.id,
+                    label: "kit".into(),
+                    sealed_secret: m.sealed,
+                    params,
+                    created_at: now,
+                },
+                ev(),
+            )
+            .unwrap();
+        assert!(
+            self.app
+                .store
+                .confirm_totp(user.id, id, 0, now, ev())
+                .unwrap()
+        );
+        let codes = backup_codes::generate(50).unwrap();
+        let rows = codes
+            .iter()
+            .map(|c| {
+                (
+                    c.tag.clone(),
+                    self.app.hasher.hash(c.normalized.as_bytes()).unwrap(),
+                )
+            })
+            .collect();
+        self.app
+            .store
+            .replace_backup_codes(user.id, rows, now, ev())
+            .unwrap();
+        self.codes.lock().unwrap().insert(
+            user.username.clone(),
+            codes.iter().map(|c| c.display.to_string()).collect(),
+        );
+    }
+
+    /// An unused backup code of `username` (equipped by [`Kit::user`]).
+    pub(crate) fn backup_code(&self, username: &str) -> String {
+        next_code(&self.codes, username)
+    }
+
+    /// Log in with the password, and a backup code when the account has a second factor
+    /// (panics unless a session results).
     pub(crate) fn login(&self, name: &str, password: &str) -> Authenticated {
         let now = self.clock_now();
-        match login::password_step(&self.app, name, password, &client(), now).unwrap() {
+        let step = match login::password_step(&self.app, name, password, &client(), now).unwrap() {
+            LoginStep::MfaRequired { challenge, .. } => {
+                let code = self.backup_code(name);
+                login::mfa_step(
+                    &self.app,
+                    &challenge,
+                    login::MfaMethod::BackupCode,
+                    &code,
+                    &client(),
+                    now,
+                )
+                .unwrap()
+            }
+            other => other,
+        };
+        match step {
             LoginStep::Session(s) => login::authenticate(&self.app, &s.token, now).unwrap(),
             other => panic!("expected a session, got {other:?}"),
         }
     }
+}
+
+/// Take an unused backup code of `username` from `codes`.
+pub(crate) fn next_code(codes: &Codes, username: &str) -> String {
+    codes
+        .lock()
+        .unwrap()
+        .get_mut(username)
+        .and_then(Vec::pop)
+        .unwrap_or_else(|| panic!("{username} has no backup codes left in the kit"))
 }

@@ -182,7 +182,19 @@ fn role_rules_and_ipv6_ranges() {
     let office = from("2001:db8:10::5");
     let root = {
         let now = kit.clock_now();
-        match password_step(&kit.app, "root", PW, &office, now).unwrap() {
+        let step = match password_step(&kit.app, "root", PW, &office, now).unwrap() {
+            LoginStep::MfaRequired { challenge, .. } => crate::flows::login::mfa_step(
+                &kit.app,
+                &challenge,
+                crate::flows::login::MfaMethod::BackupCode,
+                &kit.backup_code("root"),
+                &office,
+                now,
+            )
+            .unwrap(),
+            other => other,
+        };
+        match step {
             LoginStep::Session(s) => {
                 crate::flows::login::authenticate(&kit.app, &s.token, now).unwrap()
             }

@@ -79,7 +79,8 @@ pub fn session_json(s: &IssuedSession) -> Value {
     v
 }
 
-fn step_json(step: LoginStep) -> Value {
+/// JSON view of a login step.
+pub(crate) fn step_json(step: LoginStep) -> Value {
     match step {
         LoginStep::Session(s) => session_json(&s),
         LoginStep::MfaRequired { challenge, methods } => json!({
@@ -90,6 +91,11 @@ fn step_json(step: LoginStep) -> Value {
         LoginStep::PasswordChangeRequired { challenge } => json!({
             "password_change_required": true,
             "challenge": challenge.as_str(),
+        }),
+        LoginStep::EnrolmentRequired { challenge, methods } => json!({
+            "enrolment_required": true,
+            "challenge": challenge.as_str(),
+            "methods": methods,
         }),
         LoginStep::PinRequired { challenge } => json!({
             "pin_required": true,
@@ -211,23 +217,37 @@ async fn logout(State(st): State<AppState>, Caller(who): Caller, Client(c): Clie
 }
 
 async fn me(State(st): State<AppState>, Caller(who): Caller) -> ApiResult {
-    let uid = who.user.id;
-    let (totp, backup) = st
+    let user = who.user.clone();
+    let (totp, backup, required, groups, profile) = st
         .app
         .blocking(move |app| {
             Ok((
-                app.store.list_totp(uid)?,
-                app.store.count_backup_codes(uid)?,
+                app.store.list_totp(user.id)?,
+                app.store.count_backup_codes(user.id)?,
+                crate::flows::policy::mfa_required(app, &user)?,
+                app.store.user_groups(user.id)?,
+                app.store.profile(user.id)?,
             ))
         })
         .await?;
     let mut v = user_json(&who.user);
-    v["session"] = json!({ "id": who.session.id, "expires_at": rfc3339(who.session.expires_at), "method": who.session.method });
+    v["groups"] = json!(groups);
+    v["session"] = json!({
+        "id": who.session.id,
+        "expires_at": rfc3339(who.session.expires_at),
+        "method": who.session.method,
+        "authenticated_at": rfc3339(who.session.authenticated_at),
+    });
     v["mfa"] = json!({
         "totp_devices": totp.iter().filter(|t| t.confirmed).count(),
         "backup_codes_remaining": backup,
-        "required_by_policy": who.user.mfa_required_by_policy(),
+        "required_by_policy": required,
     });
+    if let Value::Object(m) = crate::http::api_account::profile_json(&profile) {
+        for (k, val) in m {
+            v[k] = val;
+        }
+    }
     Ok(Json(v))
 }
 
@@ -419,9 +439,16 @@ async fn user_get(
 ) -> ApiResult {
     let u = st
         .app
-        .blocking(move |app| admin::get_user(app, &who, &name))
+        .blocking(move |app| {
+            let u = admin::get_user(app, &who, &name)?;
+            let groups = app.store.user_groups(u.id)?;
+            Ok((u, groups))
+        })
         .await?;
-    Ok(Json(user_json(&u)))
+    let (u, groups) = u;
+    let mut v = user_json(&u);
+    v["groups"] = json!(groups);
+    Ok(Json(v))
 }
 
 async fn user_patch(
@@ -434,9 +461,16 @@ async fn user_patch(
     let now = st.app.now();
     let u = st
         .app
-        .blocking(move |app| admin::patch_user(app, &who, &name, &r, &c, now))
+        .blocking(move |app| {
+            let u = admin::patch_user(app, &who, &name, &r, &c, now)?;
+            let groups = app.store.user_groups(u.id)?;
+            Ok((u, groups))
+        })
         .await?;
-    Ok(Json(user_json(&u)))
+    let (u, groups) = u;
+    let mut v = user_json(&u);
+    v["groups"] = json!(groups);
+    Ok(Json(v))
 }
 
 async fn user_delete(

@@ -4,8 +4,9 @@
 
 use super::AppState;
 use super::error::ApiError;
+use crate::authz::Permission;
 use crate::flows::login::{self, Authenticated};
-use crate::model::{ClientInfo, Role};
+use crate::model::ClientInfo;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
@@ -119,6 +120,9 @@ impl FromRequestParts<AppState> for Caller {
         {
             return Err(crate::Error::Forbidden.into());
         }
+        if !crate::authz::allows(&who.user.roles, Permission::OwnAccount) {
+            return Err(crate::Error::Forbidden.into());
+        }
         Ok(Caller(who))
     }
 }
@@ -132,7 +136,7 @@ impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, ApiError> {
         let Caller(who) = Caller::from_request_parts(parts, st).await?;
-        if !who.user.has_role(Role::Admin) {
+        if !crate::authz::allows(&who.user.roles, Permission::Administration) {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "forbidden",
@@ -151,7 +155,7 @@ impl FromRequestParts<AppState> for Helpdesk {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, ApiError> {
         let Caller(who) = Caller::from_request_parts(parts, st).await?;
-        if !who.user.has_role(Role::Admin) && !who.user.has_role(Role::Helpdesk) {
+        if !crate::authz::allows(&who.user.roles, Permission::Helpdesk) {
             return Err(crate::Error::Forbidden.into());
         }
         Ok(Helpdesk(who))

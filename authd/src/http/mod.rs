@@ -7,6 +7,7 @@
 //! - `extract`: `ApiJson`, `Caller`, `Admin` (role guard), `Client`.
 
 pub mod api;
+pub mod api_account;
 pub mod api_guard;
 pub mod api_keys;
 pub mod error;
@@ -46,6 +47,7 @@ pub fn router(app: Authd) -> Result<Router, crate::Error> {
     let timeout = state.app.config.server.request_timeout;
     Ok(Router::new()
         .merge(api::routes())
+        .merge(api_account::routes())
         .merge(api_keys::routes())
         .merge(api_guard::routes())
         .merge(web::routes())

@@ -4,7 +4,9 @@
 use crate::clock::UnixTime;
 use serde::Serialize;
 
+mod account;
 mod keys;
+pub use account::*;
 pub use keys::*;
 
 /// Primary key of an account.
@@ -49,7 +51,7 @@ pub fn parse_roles(names: &[String]) -> Result<Vec<Role>, String> {
     let mut roles = Vec::new();
     for n in names {
         let r = Role::parse(n).ok_or_else(|| {
-            format!("unknown role \"{n}\" (expected one of: user, helpdesk, admin)")
+            format!("unknown role \"{n}\" (expected one of: user, helpdesk, technician, admin)")
         })?;
         if !roles.contains(&r) {
             roles.push(r);
@@ -105,18 +107,6 @@ impl User {
     pub fn has_role(&self, role: Role) -> bool {
         self.roles.contains(&role)
     }
-    /// Whether policy requires a second factor for this account (admins and helpdesk by
-    /// default). Decides the minimum password length (NIST SP 800-63B-4: 8 with MFA, 15 without).
-    pub fn mfa_required_by_policy(&self) -> bool {
-        roles_require_mfa(&self.roles)
-    }
-}
-
-/// Whether an account with these roles must have a second factor.
-pub fn roles_require_mfa(roles: &[Role]) -> bool {
-    roles
-        .iter()
-        .any(|r| matches!(r, Role::Admin | Role::Helpdesk | Role::Technician))
 }
 
 /// A software TOTP device (an authenticator app).
@@ -196,6 +186,8 @@ pub struct Session {
     pub method: String,
     /// The hardware key the session was opened with, if any (its sessions end with it).
     pub otp_key_id: Option<i64>,
+    /// The last time its owner proved who they are (login, or a step-up re-authentication).
+    pub authenticated_at: UnixTime,
 }
 
 /// What the store needs to open a session.
@@ -230,6 +222,9 @@ pub enum ChallengeStage {
     PasswordChange,
     /// A hardware key's code verified on first use; the user must choose a PIN.
     PinSetup,
+    /// Every factor verified, but policy requires a second factor the account lacks: it must
+    /// enrol one before a session is issued.
+    Enrol,
 }
 
 impl ChallengeStage {
@@ -239,6 +234,7 @@ impl ChallengeStage {
             ChallengeStage::Mfa => "mfa",
             ChallengeStage::PasswordChange => "password_change",
             ChallengeStage::PinSetup => "pin_setup",
+            ChallengeStage::Enrol => "enrol",
         }
     }
     /// Parse a stored name.
@@ -247,6 +243,7 @@ impl ChallengeStage {
             "mfa" => Some(ChallengeStage::Mfa),
             "password_change" => Some(ChallengeStage::PasswordChange),
             "pin_setup" => Some(ChallengeStage::PinSetup),
+            "enrol" => Some(ChallengeStage::Enrol),
             _ => None,
         }
     }
@@ -327,6 +324,26 @@ pub struct AuditEvent {
     pub user_agent: String,
     /// Extra facts (reason of a failure, roles set...). Never a secret.
     pub detail: serde_json::Value,
+}
+
+impl AuditEvent {
+    /// The event with one more fact in its detail object.
+    pub fn with_detail(mut self, key: &str, value: serde_json::Value) -> Self {
+        match &mut self.detail {
+            serde_json::Value::Object(m) => {
+                m.insert(key.to_owned(), value);
+            }
+            other => {
+                let mut m = serde_json::Map::new();
+                m.insert(key.to_owned(), value);
+                if !other.is_null() {
+                    m.insert("detail".to_owned(), other.take());
+                }
+                *other = serde_json::Value::Object(m);
+            }
+        }
+        self
+    }
 }
 
 /// A stored audit entry, with its place in the hash chain.

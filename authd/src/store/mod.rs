@@ -11,12 +11,14 @@
 //! zero rows = replay), never read-compare-save. All writes are durable (`synchronous=FULL`)
 //! before the call returns.
 
+pub mod accounts;
 mod guard;
 mod keys;
 pub mod schema;
 pub mod sqlite;
 mod writer;
 
+pub use accounts::AccountStore;
 pub use guard::{GuardStore, RuleChange, RuleCheck, RuleEdit, Suspension};
 pub use keys::KeyStore;
 
@@ -54,6 +56,9 @@ pub enum StoreError {
         /// Newest version this build knows.
         supported: i64,
     },
+    /// A group named in a change does not exist.
+    #[error("no group named {0}")]
+    UnknownGroup(String),
     /// The writer thread is gone (shutting down or crashed).
     #[error("the store's writer has stopped")]
     WriterStopped,
@@ -117,6 +122,14 @@ pub enum Effect {
         /// The matched step.
         step: u64,
     },
+    /// Confirm pending TOTP device `credential_id` with its first accepted `step` (refused if
+    /// it is already confirmed or the step was used).
+    ConfirmTotp {
+        /// The device.
+        credential_id: i64,
+        /// The matched step.
+        step: u64,
+    },
     /// Use backup code `code_id` (refused if already used).
     BackupCode {
         /// The code's row.
@@ -146,7 +159,7 @@ pub enum Next {
 }
 
 /// The domain operations authd needs from persistent storage.
-pub trait Store: KeyStore + GuardStore + Send + Sync + std::fmt::Debug {
+pub trait Store: KeyStore + GuardStore + AccountStore + Send + Sync + std::fmt::Debug {
     // ---- accounts
     /// Number of accounts (bootstrap checks for zero).
     fn count_users(&self) -> StoreResult<u64>;

@@ -152,4 +152,56 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE users ADD COLUMN fail_count INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE users ADD COLUMN throttled_until INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 4: groups, the MFA policy, self-service profile and photo, step-up, admin MFA resets.
+    r#"
+    CREATE TABLE groups (
+        name TEXT PRIMARY KEY,
+        description TEXT NOT NULL DEFAULT '',
+        created_at INTEGER NOT NULL
+    ) STRICT;
+
+    CREATE TABLE user_groups (
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        group_name TEXT NOT NULL REFERENCES groups(name) ON DELETE CASCADE,
+        PRIMARY KEY (user_id, group_name)
+    ) STRICT;
+    CREATE INDEX user_groups_by_group ON user_groups(group_name);
+
+    CREATE TABLE mfa_policy (
+        scope TEXT PRIMARY KEY,
+        requirement TEXT NOT NULL
+    ) STRICT;
+    INSERT INTO mfa_policy (scope, requirement) VALUES
+        ('role:user', 'optional'),
+        ('role:helpdesk', 'required'),
+        ('role:technician', 'required'),
+        ('role:admin', 'required');
+
+    CREATE TABLE profiles (
+        user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+        email TEXT,
+        language TEXT,
+        display_name_private TEXT,
+        display_name_public TEXT,
+        photo BLOB,
+        photo_type TEXT,
+        photo_width INTEGER,
+        photo_height INTEGER,
+        updated_at INTEGER NOT NULL
+    ) STRICT;
+
+    ALTER TABLE sessions ADD COLUMN reauth_at INTEGER;
+
+    CREATE TABLE mfa_resets (
+        id INTEGER PRIMARY KEY,
+        target_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        requested_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        approved_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+        done_at INTEGER,
+        state TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX mfa_resets_by_target ON mfa_resets(target_id);
+    "#,
 ];

@@ -198,6 +198,7 @@ pub(super) async fn action(
             let req = PatchUser {
                 roles: None,
                 disabled: Some(action == "disable"),
+                groups: None,
             };
             let r = st
                 .app
@@ -213,6 +214,7 @@ pub(super) async fn action(
                     form.role_admin.is_some(),
                 )),
                 disabled: None,
+                groups: None,
             };
             let r = st
                 .app

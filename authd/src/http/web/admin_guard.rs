@@ -28,7 +28,14 @@ const MAX_ROWS: usize = 500;
 const AUTO_REASONS: [&str; 3] = ["failed_logins", "flood", "forbidden_requests"];
 
 /// The scope choices of the add form; `user` takes the account from a text field.
-const SCOPES: [&str; 5] = ["global", "role:user", "role:helpdesk", "role:admin", "user"];
+const SCOPES: [&str; 6] = [
+    "global",
+    "role:user",
+    "role:helpdesk",
+    "role:technician",
+    "role:admin",
+    "user",
+];
 
 struct SuspensionRow {
     address: String,

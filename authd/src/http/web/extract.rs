@@ -9,7 +9,6 @@ use super::csrf::{self, Binding};
 use super::i18n::{self, Lang};
 use super::{AppState, cookies, message};
 use crate::flows::login::{self, Authenticated};
-use crate::model::Role;
 use axum::Form;
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -110,7 +109,7 @@ fn forbidden(st: &AppState, s: &WebSession) -> Response {
 
 /// Whether the account may use the helpdesk console (role `helpdesk` or `admin`).
 pub(crate) fn is_helpdesk(user: &crate::model::User) -> bool {
-    user.has_role(Role::Helpdesk) || user.has_role(Role::Admin)
+    crate::authz::allows(&user.roles, crate::authz::Permission::Helpdesk)
 }
 
 /// A browser with a live session of a helpdesk member or an admin. Anyone else gets a 403
@@ -133,7 +132,7 @@ impl FromRequestParts<AppState> for WebAdmin {
     type Rejection = Response;
     async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, Response> {
         let s = WebSession::from_request_parts(parts, st).await?;
-        if !s.who.user.has_role(Role::Admin) {
+        if !crate::authz::allows(&s.who.user.roles, crate::authz::Permission::Administration) {
             return Err(forbidden(st, &s));
         }
         Ok(WebAdmin(s))
@@ -309,7 +308,7 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for AdminForm<T> {
     type Rejection = Response;
     async fn from_request(req: Request, st: &AppState) -> Result<Self, Response> {
         let UserForm { s, form } = UserForm::<T>::from_request(req, st).await?;
-        if !s.who.user.has_role(Role::Admin) {
+        if !crate::authz::allows(&s.who.user.roles, crate::authz::Permission::Administration) {
             return Err(forbidden(st, &s));
         }
         Ok(AdminForm { s, form })

@@ -86,6 +86,9 @@ pub(super) fn next_step(st: &AppState, step: LoginStep) -> Response {
         LoginStep::PasswordChangeRequired { challenge } => {
             redirect_with("/login/password", vec![challenge_cookie(st, &challenge)])
         }
+        LoginStep::EnrolmentRequired { challenge, .. } => {
+            redirect_with("/login/enrol", vec![challenge_cookie(st, &challenge)])
+        }
         LoginStep::PinRequired { challenge } => {
             redirect_with("/login/pin", vec![challenge_cookie(st, &challenge)])
         }

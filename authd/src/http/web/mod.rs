@@ -26,6 +26,7 @@ mod helpdesk;
 mod helpdesk_import;
 mod i18n;
 mod login;
+mod login_enrol;
 mod login_key;
 mod strings;
 mod strings_guard;
@@ -61,6 +62,11 @@ pub fn routes() -> Router<AppState> {
             "/login/password",
             get(login::password_page).post(login::password_submit),
         )
+        .route(
+            "/login/enrol",
+            get(login_enrol::intro).post(login_enrol::start),
+        )
+        .route("/login/enrol/confirm", post(login_enrol::confirm))
         .route("/login/key", post(login_key::submit))
         .route(
             "/login/pin",

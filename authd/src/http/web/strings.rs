@@ -71,6 +71,9 @@ pub(crate) struct Tr {
     pub(crate) manage_users: &'static str,
     // TOTP enrolment and backup codes.
     pub(crate) enrol_title: &'static str,
+    pub(crate) enrol_required_intro: &'static str,
+    pub(crate) enrol_start: &'static str,
+    pub(crate) default_device_label: &'static str,
     pub(crate) enrol_scan: &'static str,
     pub(crate) qr_label: &'static str,
     pub(crate) enrol_manual: &'static str,
@@ -194,6 +197,10 @@ pub(crate) static EN: Tr = Tr {
     revoke: "End",
     manage_users: "Manage users",
     enrol_title: "Add an authenticator app",
+    enrol_required_intro: "Your account must use a second factor. Set up an authenticator app \
+                           now: you will need its codes at every sign-in.",
+    enrol_start: "Set up the app",
+    default_device_label: "phone",
     enrol_scan: "Scan this QR code with your authenticator app.",
     qr_label: "QR code of the setup link",
     enrol_manual: "Or type this key in the app:",
@@ -317,6 +324,11 @@ pub(crate) static FR: Tr = Tr {
     revoke: "Fermer",
     manage_users: "Gérer les utilisateurs",
     enrol_title: "Ajouter une application d’authentification",
+    enrol_required_intro: "Votre compte doit utiliser un second facteur. Configurez maintenant \
+                           une application d’authentification : ses codes vous seront demandés \
+                           à chaque connexion.",
+    enrol_start: "Configurer l’application",
+    default_device_label: "téléphone",
     enrol_scan: "Scannez ce QR code avec votre application d’authentification.",
     qr_label: "QR code du lien de configuration",
     enrol_manual: "Ou saisissez cette clé dans l’application :",

@@ -51,6 +51,8 @@ pub(super) struct Browser {
     router: Router,
     pub(super) jar: BTreeMap<String, String>,
     pub(super) accept_language: Option<&'static str>,
+    /// The kit's backup codes, for accounts with a second factor.
+    codes: crate::flows::testkit::Codes,
 }
 
 fn encode(s: &str) -> String {
@@ -70,6 +72,7 @@ impl Browser {
             router: crate::http::router(kit.app.clone()).unwrap(),
             jar: BTreeMap::new(),
             accept_language: None,
+            codes: kit.codes.clone(),
         }
     }
 
@@ -149,6 +152,20 @@ impl Browser {
             )
             .await;
         assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+        let p = if p.location() == "/login/mfa" {
+            let csrf = self.get("/login/mfa").await.csrf();
+            let code = crate::flows::testkit::next_code(&self.codes, user);
+            let p = self
+                .post(
+                    "/login/mfa",
+                    &[("csrf", &csrf), ("method", "backup_code"), ("code", &code)],
+                )
+                .await;
+            assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+            p
+        } else {
+            p
+        };
         assert_eq!(p.location(), "/account");
         let p = self.get("/account").await;
         assert_eq!(p.status, StatusCode::OK);

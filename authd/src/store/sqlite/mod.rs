@@ -4,6 +4,7 @@
 //! Rows are read into the domain types of `crate::model` through small conversion functions
 //! that reject anything out of range (`StoreError::Corrupt`) instead of guessing.
 
+mod accounts;
 pub mod backup;
 mod guard;
 mod keys;
@@ -132,7 +133,12 @@ pub(super) fn corrupt(table: &'static str, reason: impl Into<String>) -> StoreEr
 const USER_COLS: &str = "id, username, password_hash, roles, disabled, must_change_password, created_at, password_changed_at, fail_count, throttled_until";
 
 fn user_from_row(r: &Row<'_>) -> StoreResult<User> {
-    let roles_text: String = r.get(3)?;
+    user_from_row_at(r, 0)
+}
+
+/// An account from `USER_COLS` starting at column `at`.
+fn user_from_row_at(r: &Row<'_>, at: usize) -> StoreResult<User> {
+    let roles_text: String = r.get(at + 3)?;
     let mut roles = Vec::new();
     for name in roles_text.split(',').filter(|s| !s.is_empty()) {
         roles.push(Role::parse(name).ok_or_else(|| corrupt("users", format!("role {name}")))?);
@@ -141,16 +147,16 @@ fn user_from_row(r: &Row<'_>) -> StoreResult<User> {
         return Err(corrupt("users", "no role"));
     }
     Ok(User {
-        id: r.get(0)?,
-        username: r.get(1)?,
-        password_hash: r.get(2)?,
+        id: r.get(at)?,
+        username: r.get(at + 1)?,
+        password_hash: r.get(at + 2)?,
         roles,
-        disabled: r.get(4)?,
-        must_change_password: r.get(5)?,
-        created_at: r.get(6)?,
-        password_changed_at: r.get(7)?,
-        fail_count: u32::try_from(r.get::<_, i64>(8)?).unwrap_or(u32::MAX),
-        throttled_until: r.get(9)?,
+        disabled: r.get(at + 4)?,
+        must_change_password: r.get(at + 5)?,
+        created_at: r.get(at + 6)?,
+        password_changed_at: r.get(at + 7)?,
+        fail_count: u32::try_from(r.get::<_, i64>(at + 8)?).unwrap_or(u32::MAX),
+        throttled_until: r.get(at + 9)?,
     })
 }
 
@@ -193,7 +199,9 @@ fn totp_from_row(r: &Row<'_>) -> StoreResult<TotpCredential> {
     })
 }
 
-const SESSION_COLS: &str = "s.id, s.user_id, s.created_at, s.expires_at, s.last_seen_at, s.address, s.user_agent, s.method, s.otp_key_id";
+const SESSION_COLS: &str = "s.id, s.user_id, s.created_at, s.expires_at, s.last_seen_at, s.address, s.user_agent, s.method, s.otp_key_id, COALESCE(s.reauth_at, s.created_at)";
+/// Number of columns in `SESSION_COLS`.
+const SESSION_NCOLS: usize = 10;
 
 fn session_from_row(r: &Row<'_>) -> rusqlite::Result<Session> {
     Ok(Session {
@@ -206,6 +214,7 @@ fn session_from_row(r: &Row<'_>) -> rusqlite::Result<Session> {
         user_agent: r.get(6)?,
         method: r.get(7)?,
         otp_key_id: r.get(8)?,
+        authenticated_at: r.get(9)?,
     })
 }
 
@@ -288,7 +297,7 @@ pub(super) fn insert_challenge_tx(c: &Connection, ch: &NewChallenge) -> StoreRes
     Ok(())
 }
 
-fn revoke_sessions_tx(
+pub(super) fn revoke_sessions_tx(
     c: &Connection,
     user: UserId,
     now: i64,
@@ -316,6 +325,75 @@ pub(super) fn replay_is_false(r: StoreResult<bool>) -> StoreResult<bool> {
         Err(e) if is_replay(&e) => Ok(false),
         other => other,
     }
+}
+
+/// Apply what a completed step consumes or changes (a conditional write: `replay()` when it
+/// found nothing to change, which rolls the whole job back).
+pub(super) fn apply_effect_tx(
+    c: &Connection,
+    user: UserId,
+    key_id: Option<i64>,
+    effect: &Effect,
+    now: UnixTime,
+) -> StoreResult<()> {
+    match effect {
+        Effect::TotpStep {
+            credential_id,
+            step,
+        } => {
+            let step = step_to_sql(*step)?;
+            let n = c.execute(
+                "UPDATE totp_credentials SET last_step = ?3, last_used_at = ?4
+                 WHERE id = ?1 AND user_id = ?2 AND confirmed = 1 AND last_step < ?3",
+                params![credential_id, user, step, now],
+            )?;
+            if n == 0 {
+                return Err(replay());
+            }
+        }
+        Effect::ConfirmTotp {
+            credential_id,
+            step,
+        } => {
+            let step = step_to_sql(*step)?;
+            let n = c.execute(
+                "UPDATE totp_credentials SET confirmed = 1, last_step = ?3, last_used_at = ?4
+                 WHERE id = ?1 AND user_id = ?2 AND confirmed = 0 AND last_step < ?3",
+                params![credential_id, user, step, now],
+            )?;
+            if n == 0 {
+                return Err(replay());
+            }
+        }
+        Effect::BackupCode { code_id } => {
+            let n = c.execute(
+                "UPDATE backup_codes SET used_at = ?3
+                 WHERE id = ?1 AND user_id = ?2 AND used_at IS NULL",
+                params![code_id, user, now],
+            )?;
+            if n == 0 {
+                return Err(replay());
+            }
+        }
+        Effect::SetPin { pin_hash } => {
+            let n = c.execute(
+                "UPDATE otp_keys SET pin_hash = ?3, fail_count = 0
+                 WHERE id = ?1 AND owner_id = ?2 AND state = 'assigned'",
+                params![key_id, user, pin_hash],
+            )?;
+            if n == 0 {
+                return Err(replay());
+            }
+        }
+        Effect::SetPassword { password_hash } => {
+            c.execute(
+                "UPDATE users SET password_hash = ?2, must_change_password = 0, password_changed_at = ?3 WHERE id = ?1",
+                params![user, password_hash, now],
+            )?;
+            revoke_sessions_tx(c, user, now, None)?;
+        }
+    }
+    Ok(())
 }
 
 /// Record what follows a completed step (session, next challenge, or nothing) and its audit.
@@ -646,46 +724,8 @@ impl Store for SqliteStore {
             let Some((user, key_id)) = row else {
                 return Err(replay());
             };
-            match &effect {
-                None => {}
-                Some(Effect::TotpStep { credential_id, step }) => {
-                    let step = step_to_sql(*step)?;
-                    let n = c.execute(
-                        "UPDATE totp_credentials SET last_step = ?3, last_used_at = ?4
-                         WHERE id = ?1 AND user_id = ?2 AND confirmed = 1 AND last_step < ?3",
-                        params![credential_id, user, step, now],
-                    )?;
-                    if n == 0 {
-                        return Err(replay());
-                    }
-                }
-                Some(Effect::BackupCode { code_id }) => {
-                    let n = c.execute(
-                        "UPDATE backup_codes SET used_at = ?3
-                         WHERE id = ?1 AND user_id = ?2 AND used_at IS NULL",
-                        params![code_id, user, now],
-                    )?;
-                    if n == 0 {
-                        return Err(replay());
-                    }
-                }
-                Some(Effect::SetPin { pin_hash }) => {
-                    let n = c.execute(
-                        "UPDATE otp_keys SET pin_hash = ?3, fail_count = 0
-                         WHERE id = ?1 AND owner_id = ?2 AND state = 'assigned'",
-                        params![key_id, user, pin_hash],
-                    )?;
-                    if n == 0 {
-                        return Err(replay());
-                    }
-                }
-                Some(Effect::SetPassword { password_hash }) => {
-                    c.execute(
-                        "UPDATE users SET password_hash = ?2, must_change_password = 0, password_changed_at = ?3 WHERE id = ?1",
-                        params![user, password_hash, now],
-                    )?;
-                    revoke_sessions_tx(c, user, now, None)?;
-                }
+            if let Some(effect) = &effect {
+                apply_effect_tx(c, user, key_id, effect, now)?;
             }
             finish_step_tx(c, &next, &audit)
         });
@@ -717,25 +757,7 @@ impl Store for SqliteStore {
                 return Ok(None);
             };
             let session = session_from_row(r)?;
-            let user = User {
-                id: r.get(9)?,
-                username: r.get(10)?,
-                password_hash: r.get(11)?,
-                roles: {
-                    let t: String = r.get(12)?;
-                    t.split(',')
-                        .map(|n| {
-                            Role::parse(n).ok_or_else(|| corrupt("users", format!("role {n}")))
-                        })
-                        .collect::<StoreResult<Vec<_>>>()?
-                },
-                disabled: r.get(13)?,
-                must_change_password: r.get(14)?,
-                created_at: r.get(15)?,
-                password_changed_at: r.get(16)?,
-                fail_count: u32::try_from(r.get::<_, i64>(17)?).unwrap_or(u32::MAX),
-                throttled_until: r.get(18)?,
-            };
+            let user = user_from_row_at(r, SESSION_NCOLS)?;
             Ok(Some((session, user)))
         })
     }
@@ -785,12 +807,12 @@ impl Store for SqliteStore {
             let mut rows = st.query([now])?;
             let mut out = Vec::new();
             while let Some(r) = rows.next()? {
-                let roles: String = r.get(10)?;
+                let roles: String = r.get(SESSION_NCOLS + 1)?;
                 let roles = roles
                     .split(',')
                     .map(|n| Role::parse(n).ok_or_else(|| corrupt("users", format!("role {n}"))))
                     .collect::<StoreResult<Vec<_>>>()?;
-                out.push((session_from_row(r)?, r.get(9)?, roles));
+                out.push((session_from_row(r)?, r.get(SESSION_NCOLS)?, roles));
             }
             Ok(out)
         })
