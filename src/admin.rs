@@ -298,3 +298,72 @@ pub(crate) async fn suspensions(t: Target, cmd: SuspensionCmd) -> anyhow::Result
         }
     }
 }
+
+/// `sesame admin mfa-reset USER`: reset an account's second factors. Online, this files the
+/// request like `POST /api/v1/users/{u}/mfa-reset` (two-person rule and step-up included). On a
+/// stopped appliance's data directory it is the way out when too few admins exist: it applies
+/// at once, without approval, and the audit trail says so.
+pub(crate) async fn mfa_reset(t: Target, user: String) -> anyhow::Result<()> {
+    if let Some(dir) = &t.data_dir {
+        if !dir.join(authd::store::sqlite::DB_FILE).exists() {
+            bail!(
+                "{} holds no Sesame store (is the data directory right?)",
+                dir.display()
+            );
+        }
+        let store = SqliteStore::open(dir)
+            .with_context(|| format!("cannot open the store in {}", dir.display()))?;
+        let operator = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+        let o = authd::flows::resets::offline(&store, &user, &operator, now())
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        eprintln!(
+            "WARNING: the second factors of {user} were reset offline, without any admin's \
+             approval; this is recorded in the audit trail."
+        );
+        println!(
+            "Reset {user}: {} TOTP devices, {} backup codes, {} keys removed; {} sessions ended.",
+            o.totp_devices, o.backup_codes, o.keys, o.sessions
+        );
+        return Ok(());
+    }
+    let Some(url) = t.url.as_deref() else {
+        bail!("say where the appliance is: --url URL --token TOKEN, or --data-dir DIR");
+    };
+    let ca = t
+        .ca_cert
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("./sesame-data/tls/cert.pem"));
+    let pem = std::fs::read_to_string(&ca).with_context(|| {
+        format!(
+            "cannot read the certificate to trust, {} (use --ca-cert)",
+            ca.display()
+        )
+    })?;
+    let client = authd::cli::ApiClient::new(url, t.token.as_deref().unwrap_or(""), &pem)?;
+    let (status, body) = client
+        .call(
+            "POST",
+            &format!("/api/v1/users/{user}/mfa-reset"),
+            Some(json!({})),
+        )
+        .await?;
+    if status >= 400 {
+        bail!(
+            "{}",
+            body["error"]["message"]
+                .as_str()
+                .unwrap_or("the appliance refused the reset")
+        );
+    }
+    if t.json {
+        println!("{body}");
+    } else if body["state"] == "pending" {
+        println!(
+            "Reset of {user} filed as request {}: a second admin must approve it before {}.",
+            body["id"], body["expires_at"]
+        );
+    } else {
+        println!("Reset {user}: {}", body["removed"]);
+    }
+    Ok(())
+}

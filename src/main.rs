@@ -39,6 +39,14 @@ enum AdminCmd {
         #[command(subcommand)]
         cmd: admin::SuspensionCmd,
     },
+    /// Reset an account's second factors (online: files the request; offline on a stopped
+    /// appliance's --data-dir: applies at once, loudly audited).
+    MfaReset {
+        /// The account.
+        user: String,
+        #[command(flatten)]
+        target: admin::Target,
+    },
     /// Backups of the store: list, create, verify FILE, restore FILE.
     Backup {
         #[command(subcommand)]
@@ -63,6 +71,11 @@ async fn main() -> anyhow::Result<()> {
             what: AdminCmd::Suspensions { target, cmd },
         }) => {
             return admin::suspensions(target, cmd).await;
+        }
+        Some(Command::Admin {
+            what: AdminCmd::MfaReset { user, target },
+        }) => {
+            return admin::mfa_reset(target, user).await;
         }
         Some(Command::Admin {
             what: AdminCmd::Backup { cmd, data_dir },

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod admin_policy;
 mod api_flow;
 mod backup;
 mod guard;

@@ -61,11 +61,23 @@ impl Server {
         Self::start_inner(tweak, true).await
     }
 
+    /// Start again on the directory of a stopped server (same data, same clock start).
+    pub async fn start_on(dir: tempfile::TempDir) -> Server {
+        Self::start_in(dir, |_| {}, false).await
+    }
+
     async fn start_inner(
         tweak: impl FnOnce(&mut sesame_config::Config),
         real_clock: bool,
     ) -> Server {
-        let dir = tempfile::tempdir().expect("tempdir");
+        Self::start_in(tempfile::tempdir().expect("tempdir"), tweak, real_clock).await
+    }
+
+    async fn start_in(
+        dir: tempfile::TempDir,
+        tweak: impl FnOnce(&mut sesame_config::Config),
+        real_clock: bool,
+    ) -> Server {
         let mut cfg = sesame_config::Config::danger_test_defaults();
         cfg.server.data_dir = dir.path().join("data");
         let pw = dir.path().join("admin-pw");

@@ -268,8 +268,15 @@ pub fn approve(
 
 /// The offline way out when too few admins exist: reset `target` on a stopped appliance's
 /// store. Whoever holds the machine holds the appliance; the audit says so loudly.
-pub fn offline(app: &Authd, target: &str, operator: &str, now: UnixTime) -> Result<ResetOutcome> {
-    let target = user_named(app, target)?;
+pub fn offline(
+    store: &dyn crate::store::Store,
+    target: &str,
+    operator: &str,
+    now: UnixTime,
+) -> Result<ResetOutcome> {
+    let name = crate::credentials::password::normalize_username(target)
+        .map_err(|_| Error::NotFound("user"))?;
+    let target = store.user_by_name(&name)?.ok_or(Error::NotFound("user"))?;
     let new = NewMfaReset {
         target_id: target.id,
         requested_by: None,
@@ -289,6 +296,6 @@ pub fn offline(app: &Authd, target: &str, operator: &str, now: UnixTime) -> Resu
             "operator": operator,
         }),
     };
-    let (_, outcome) = app.store.apply_mfa_reset(new, audit)?;
+    let (_, outcome) = store.apply_mfa_reset(new, audit)?;
     Ok(outcome)
 }
