@@ -15,25 +15,59 @@ use std::path::PathBuf;
 #[derive(Debug, Args)]
 pub(crate) struct Target {
     /// Data directory of a stopped appliance.
-    #[arg(long, value_name = "DIR", conflicts_with = "url")]
-    data_dir: Option<PathBuf>,
+    #[arg(long, value_name = "DIR", conflicts_with = "url", global = true)]
+    pub(crate) data_dir: Option<PathBuf>,
+    /// With --data-dir: the admin account to act as (for users, groups, policy, sessions,
+    /// resets; audited as `session.operator`).
+    #[arg(
+        long = "as",
+        value_name = "ADMIN",
+        requires = "data_dir",
+        global = true
+    )]
+    pub(crate) as_admin: Option<String>,
     /// URL of a running appliance, e.g. https://127.0.0.1:8443
-    #[arg(long, value_name = "URL", requires = "token")]
+    #[arg(long, value_name = "URL", requires = "token", global = true)]
     url: Option<String>,
     /// Session token of an admin (from `POST /api/v1/login`).
     #[arg(
         long,
         env = "SESAME_ADMIN_TOKEN",
         value_name = "TOKEN",
-        hide_env_values = true
+        hide_env_values = true,
+        global = true
     )]
     token: Option<String>,
     /// PEM certificate to trust for --url (default: <data dir>/tls/cert.pem of ./sesame-data).
-    #[arg(long, value_name = "PEM")]
+    #[arg(long, value_name = "PEM", global = true)]
     ca_cert: Option<PathBuf>,
     /// Print JSON.
-    #[arg(long)]
-    json: bool,
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+}
+
+impl Target {
+    /// An API client for `--url`, trusting `--ca-cert`.
+    pub(crate) fn client(&self) -> anyhow::Result<authd::cli::ApiClient> {
+        let Some(url) = self.url.as_deref() else {
+            bail!("say where the appliance is: --url URL --token TOKEN, or --data-dir DIR");
+        };
+        let ca = self
+            .ca_cert
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("./sesame-data/tls/cert.pem"));
+        let pem = std::fs::read_to_string(&ca).with_context(|| {
+            format!(
+                "cannot read the certificate to trust, {} (use --ca-cert)",
+                ca.display()
+            )
+        })?;
+        Ok(authd::cli::ApiClient::new(
+            url,
+            self.token.as_deref().unwrap_or(""),
+            &pem,
+        )?)
+    }
 }
 
 /// `sesame admin suspensions …`
@@ -326,20 +360,7 @@ pub(crate) async fn mfa_reset(t: Target, user: String) -> anyhow::Result<()> {
         );
         return Ok(());
     }
-    let Some(url) = t.url.as_deref() else {
-        bail!("say where the appliance is: --url URL --token TOKEN, or --data-dir DIR");
-    };
-    let ca = t
-        .ca_cert
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("./sesame-data/tls/cert.pem"));
-    let pem = std::fs::read_to_string(&ca).with_context(|| {
-        format!(
-            "cannot read the certificate to trust, {} (use --ca-cert)",
-            ca.display()
-        )
-    })?;
-    let client = authd::cli::ApiClient::new(url, t.token.as_deref().unwrap_or(""), &pem)?;
+    let client = t.client()?;
     let (status, body) = client
         .call(
             "POST",

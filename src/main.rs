@@ -4,6 +4,7 @@
 //! Argument parsing and wiring only: the domain lives in the crates.
 
 mod admin;
+mod admin_api;
 mod admin_backup;
 
 use clap::{Parser, Subcommand};
@@ -39,6 +40,41 @@ enum AdminCmd {
         #[command(subcommand)]
         cmd: admin::SuspensionCmd,
     },
+    /// Accounts: list, show, create, set (roles, groups, enable/disable), password, delete.
+    Users {
+        #[command(flatten)]
+        target: admin::Target,
+        #[command(subcommand)]
+        cmd: admin_api::UsersCmd,
+    },
+    /// Groups: list, create, delete.
+    Groups {
+        #[command(flatten)]
+        target: admin::Target,
+        #[command(subcommand)]
+        cmd: admin_api::GroupsCmd,
+    },
+    /// The MFA policy per role and group: show, set.
+    Policy {
+        #[command(flatten)]
+        target: admin::Target,
+        #[command(subcommand)]
+        cmd: admin_api::PolicyCmd,
+    },
+    /// Live sessions: list, end one, end every session of an account.
+    Sessions {
+        #[command(flatten)]
+        target: admin::Target,
+        #[command(subcommand)]
+        cmd: admin_api::SessionsCmd,
+    },
+    /// Second-factor resets: list, approve.
+    Resets {
+        #[command(flatten)]
+        target: admin::Target,
+        #[command(subcommand)]
+        cmd: admin_api::ResetsCmd,
+    },
     /// Reset an account's second factors (online: files the request; offline on a stopped
     /// appliance's --data-dir: applies at once, loudly audited).
     MfaReset {
@@ -72,6 +108,21 @@ async fn main() -> anyhow::Result<()> {
         }) => {
             return admin::suspensions(target, cmd).await;
         }
+        Some(Command::Admin {
+            what: AdminCmd::Users { target, cmd },
+        }) => return admin_api::users(target, cmd).await,
+        Some(Command::Admin {
+            what: AdminCmd::Groups { target, cmd },
+        }) => return admin_api::groups(target, cmd).await,
+        Some(Command::Admin {
+            what: AdminCmd::Policy { target, cmd },
+        }) => return admin_api::policy(target, cmd).await,
+        Some(Command::Admin {
+            what: AdminCmd::Sessions { target, cmd },
+        }) => return admin_api::sessions(target, cmd).await,
+        Some(Command::Admin {
+            what: AdminCmd::Resets { target, cmd },
+        }) => return admin_api::resets(target, cmd).await,
         Some(Command::Admin {
             what: AdminCmd::MfaReset { user, target },
         }) => {

@@ -601,3 +601,108 @@ async fn the_offline_cli_resets_the_last_admin_and_says_so() {
         "{audit}"
     );
 }
+
+fn sesame(args: &[&str], stdin: &str) -> (bool, String, String) {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sesame"))
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run sesame");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    let out = child.wait_with_output().expect("wait");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_cli_works_online_and_on_a_stopped_appliance() {
+    let srv = Server::start().await;
+    // The CLI reads the real clock; the appliance's must agree for sessions and resets.
+    srv.clock
+        .set(authd::clock::Clock::now(&authd::clock::SystemClock));
+    let c = srv.client();
+    let admin = admin_session(&c, "second root passphrase").await;
+    let url = format!("https://localhost:{}", srv.addr.port());
+    let ca = srv.dir.path().join("data/tls/cert.pem");
+    let online = [
+        "--url",
+        url.as_str(),
+        "--token",
+        admin.as_str(),
+        "--ca-cert",
+        ca.to_str().unwrap(),
+    ];
+    let run = |cmd: &[&str], extra: &[&str], stdin: &str| {
+        let args: Vec<&str> = [&["admin"][..], cmd, extra].concat();
+        sesame(&args, stdin)
+    };
+    let (ok, out, err) = run(&["groups", "create", "parents"], &online, "");
+    assert!(ok && out.starts_with("parents\t0"), "{out}{err}");
+    let (ok, _, err) = run(
+        &["users", "create", "tess", "--role", "technician"],
+        &online,
+        "a long enough user pass\n",
+    );
+    assert!(ok, "{err}");
+    let (ok, out, err) = run(
+        &["users", "set", "tess", "--groups", "parents"],
+        &online,
+        "",
+    );
+    assert!(ok && out.contains("[\"parents\"]"), "{out}{err}");
+    let (ok, _, err) = run(&["policy", "set", "role:user", "sometimes"], &online, "");
+    assert!(!ok && err.contains("optional, required or unset"), "{err}");
+    let (ok, out, _) = run(&["sessions", "list"], &online, "");
+    assert!(ok && out.contains("\tadmin\t"), "{out}");
+    let (ok, _, err) = run(&["users", "delete", "admin"], &online, "");
+    assert!(!ok && err.contains("your own account"), "{err}");
+
+    // Stopped: the same commands on the data directory, acting as a named admin.
+    let dir = srv.stop().await;
+    let data = dir.path().join("data");
+    let offline = ["--data-dir", data.to_str().unwrap(), "--as", "admin"];
+    let (ok, out, err) = run(
+        &["policy", "set", "group:parents", "required"],
+        &offline,
+        "",
+    );
+    assert!(ok && out.contains("group:parents\trequired"), "{out}{err}");
+    let (ok, out, _) = run(&["users", "list"], &offline, "");
+    assert!(ok && out.contains("tess\t[\"technician\"]\t"), "{out}");
+    let (ok, _, err) = run(
+        &["users", "list"],
+        &["--data-dir", data.to_str().unwrap(), "--as", "tess"],
+        "",
+    );
+    assert!(!ok && err.contains("not an enabled admin"), "{err}");
+    let (ok, _, err) = run(
+        &["groups", "list"],
+        &["--data-dir", "/nonexistent", "--as", "admin"],
+        "",
+    );
+    assert!(!ok && err.contains("holds no Sesame store"), "{err}");
+    // Back online, the change made offline holds.
+    let srv = Server::start_on(dir).await;
+    srv.clock
+        .set(authd::clock::Clock::now(&authd::clock::SystemClock));
+    let c = srv.client();
+    let r = c
+        .post(
+            "/api/v1/login",
+            None,
+            json!({"username": "tess", "password": PW}),
+        )
+        .await;
+    assert_eq!(r.json()["enrolment_required"], true);
+}

@@ -10,6 +10,7 @@ use crate::model::*;
 use crate::store::{NewUser, UserChange};
 use crate::{Error, Result};
 use serde_json::json;
+use zeroize::Zeroizing;
 
 fn audit(
     who: &Authenticated,
@@ -363,4 +364,44 @@ pub fn end_user_sessions(
         json!({}),
     );
     Ok(app.store.end_user_sessions(target.id, ev)?)
+}
+
+/// A session for an admin opened by the operator of a *stopped* appliance, from its data
+/// directory (`sesame admin … --data-dir DIR --as ADMIN`): whoever holds the machine holds the
+/// appliance. The session goes through the same API and rules as any other (the two-person rule
+/// still applies); it lasts five minutes and is audited as `session.operator`.
+pub fn operator_session(
+    app: &Authd,
+    username: &str,
+    operator: &str,
+    now: UnixTime,
+) -> Result<Zeroizing<String>> {
+    let name = password::normalize_username(username).map_err(|_| Error::NotFound("user"))?;
+    let user = app
+        .store
+        .user_by_name(&name)?
+        .filter(|u| {
+            !u.disabled && crate::authz::allows(&u.roles, crate::authz::Permission::Administration)
+        })
+        .ok_or_else(|| {
+            Error::InvalidRequest(format!("{username} is not an enabled admin account"))
+        })?;
+    let client = ClientInfo {
+        address: "local".into(),
+        user_agent: "sesame admin (data directory)".into(),
+        ..Default::default()
+    };
+    let (t, mut s) = crate::flows::login::new_session(app, &user, &client, now, "operator", None)?;
+    s.expires_at = now + 300;
+    s.seat_limit = None;
+    let ev = client.event(
+        now,
+        Some(&user.username),
+        "session.operator",
+        Some(&user.username),
+        Outcome::Success,
+        json!({ "operator": operator }),
+    );
+    app.store.create_session(s, ev)?;
+    Ok(t.text)
 }
