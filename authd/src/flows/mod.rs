@@ -21,3 +21,5 @@ mod tests;
 mod tests_guard;
 #[cfg(test)]
 mod tests_keys;
+#[cfg(test)]
+mod tests_resets;
