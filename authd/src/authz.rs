@@ -102,7 +102,8 @@ pub enum Access {
 }
 
 /// Every API route and page: method, path pattern, what it needs. Kept equal to the routers by
-/// the matrix test, and to `docs/api.md`.
+/// the matrix test, and to `docs/api.md`. (`GET /updates/…` is not here: it answers to a
+/// console's update token, never to a session.)
 pub const ROUTES: &[(&str, &str, Access)] = {
     use Access::{Needs, Public};
     use Permission::*;
@@ -199,6 +200,21 @@ pub const ROUTES: &[(&str, &str, Access)] = {
         (
             "DELETE",
             "/api/v1/suspensions/{address}",
+            Needs(Administration),
+        ),
+        ("POST", "/api/v1/console-installs", Needs(Support)),
+        ("POST", "/api/v1/console-installs/deploy", Public),
+        ("GET", "/api/v1/console-installs", Needs(Administration)),
+        (
+            "DELETE",
+            "/api/v1/console-installs/{install_id}",
+            Needs(Administration),
+        ),
+        ("GET", "/api/v1/deploy-tokens", Needs(Administration)),
+        ("POST", "/api/v1/deploy-tokens", Needs(Administration)),
+        (
+            "DELETE",
+            "/api/v1/deploy-tokens/{id}",
             Needs(Administration),
         ),
         ("GET", "/account", Needs(OwnAccount)),

@@ -73,6 +73,15 @@ pub enum Error {
     /// An admin tried an action on their own account that must be done by someone else.
     #[error("{0}")]
     SelfAction(&'static str),
+    /// A token other than a session (update or deploy token) is missing or not valid; the
+    /// code says which.
+    #[error("{message}")]
+    Unauthorized {
+        /// Stable code, e.g. `update_token_missing`.
+        code: &'static str,
+        /// Human sentence.
+        message: String,
+    },
     /// Policy requires a second factor for this account: its last one cannot be removed.
     #[error("your account must keep a second factor: enrol another one before removing this one")]
     MfaRequired,
@@ -107,7 +116,9 @@ impl Error {
             Error::WeakPassword(v) => v.code(),
             Error::WeakPin(v) => v.code(),
             Error::ImportRejected(_) => "import_rejected",
-            Error::Conflict { code, .. } | Error::Unprocessable { code, .. } => code,
+            Error::Conflict { code, .. }
+            | Error::Unprocessable { code, .. }
+            | Error::Unauthorized { code, .. } => code,
             Error::InvalidRequest(_) => "invalid_request",
             Error::SelfAction(_) => "self_action_refused",
             Error::Overloaded => "overloaded",
@@ -124,7 +135,8 @@ impl Error {
             Error::InvalidCredentials
             | Error::InvalidCode
             | Error::ChallengeExpired
-            | Error::Unauthenticated => 401,
+            | Error::Unauthenticated
+            | Error::Unauthorized { .. } => 401,
             Error::Forbidden
             | Error::PasswordChangeRequired
             | Error::SelfAction(_)

@@ -7,6 +7,7 @@ mod support;
 mod admin_policy;
 mod api_flow;
 mod backup;
+mod console;
 mod guard;
 mod keys;
 mod process;

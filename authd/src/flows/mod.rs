@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod admin;
+pub mod console;
 pub mod directory;
 pub mod enrol;
 pub mod guard_admin;

@@ -161,3 +161,18 @@ impl FromRequestParts<AppState> for Helpdesk {
         Ok(Helpdesk(who))
     }
 }
+
+/// A request from a technician (permission `support`): support-console routes take this type.
+#[derive(Debug, Clone)]
+pub struct Technician(pub Authenticated);
+
+impl FromRequestParts<AppState> for Technician {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, st: &AppState) -> Result<Self, ApiError> {
+        let Caller(who) = Caller::from_request_parts(parts, st).await?;
+        if !crate::authz::allows(&who.user.roles, Permission::Support) {
+            return Err(crate::Error::Forbidden.into());
+        }
+        Ok(Technician(who))
+    }
+}

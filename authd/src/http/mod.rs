@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod api_account;
+pub mod api_console;
 pub mod api_guard;
 pub mod api_keys;
 pub mod error;
@@ -48,6 +49,7 @@ pub fn router(app: Authd) -> Result<Router, crate::Error> {
     Ok(Router::new()
         .merge(api::routes())
         .merge(api_account::routes())
+        .merge(api_console::routes())
         .merge(api_keys::routes())
         .merge(api_guard::routes())
         .merge(web::routes())

@@ -5,8 +5,10 @@ use crate::clock::UnixTime;
 use serde::Serialize;
 
 mod account;
+mod console;
 mod keys;
 pub use account::*;
+pub use console::*;
 pub use keys::*;
 
 /// Primary key of an account.

@@ -12,6 +12,7 @@
 //! before the call returns.
 
 pub mod accounts;
+pub mod console;
 mod guard;
 mod keys;
 pub mod schema;
@@ -19,6 +20,7 @@ pub mod sqlite;
 mod writer;
 
 pub use accounts::AccountStore;
+pub use console::ConsoleStore;
 pub use guard::{GuardStore, RuleChange, RuleCheck, RuleEdit, Suspension};
 pub use keys::KeyStore;
 
@@ -159,7 +161,9 @@ pub enum Next {
 }
 
 /// The domain operations authd needs from persistent storage.
-pub trait Store: KeyStore + GuardStore + AccountStore + Send + Sync + std::fmt::Debug {
+pub trait Store:
+    KeyStore + GuardStore + AccountStore + ConsoleStore + Send + Sync + std::fmt::Debug
+{
     // ---- accounts
     /// Number of accounts (bootstrap checks for zero).
     fn count_users(&self) -> StoreResult<u64>;

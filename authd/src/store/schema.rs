@@ -204,4 +204,31 @@ pub const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX mfa_resets_by_target ON mfa_resets(target_id);
     "#,
+    // 5: support-console installations (update tokens) and deploy tokens.
+    r#"
+    CREATE TABLE deploy_tokens (
+        id INTEGER PRIMARY KEY,
+        token_hash BLOB NOT NULL UNIQUE,
+        label TEXT NOT NULL,
+        created_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        max_installs INTEGER NOT NULL,
+        installs INTEGER NOT NULL DEFAULT 0,
+        revoked_at INTEGER
+    ) STRICT;
+
+    CREATE TABLE console_installs (
+        id INTEGER PRIMARY KEY,
+        install_id TEXT NOT NULL UNIQUE,
+        user_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+        deploy_token_id INTEGER REFERENCES deploy_tokens(id) ON DELETE SET NULL,
+        platform TEXT NOT NULL,
+        version TEXT NOT NULL,
+        token_hash BLOB NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL,
+        revoked_at INTEGER
+    ) STRICT;
+    "#,
 ];

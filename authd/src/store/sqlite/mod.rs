@@ -6,6 +6,7 @@
 
 mod accounts;
 pub mod backup;
+mod console;
 mod guard;
 mod keys;
 
