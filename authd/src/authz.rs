@@ -217,6 +217,8 @@ pub const ROUTES: &[(&str, &str, Access)] = {
             "/api/v1/deploy-tokens/{id}",
             Needs(Administration),
         ),
+        ("GET", "/download", Public),
+        ("GET", "/download/console/{platform}", Public),
         ("GET", "/account", Needs(OwnAccount)),
         ("GET", "/helpdesk", Needs(Helpdesk)),
         ("GET", "/admin/users", Needs(Administration)),

@@ -84,7 +84,7 @@ async fn update_tokens_deploy_tokens_and_the_repository() {
     let token = r.json()["update_token"].as_str().unwrap().to_owned();
 
     // The repository answers only to a valid update token.
-    let repo = srv.dir.path().join("data/updates");
+    let repo = srv.dir.path().join("data/console-updates/repository");
     std::fs::create_dir_all(&repo).unwrap();
     std::fs::write(repo.join("timestamp.json"), br#"{"signed":{}}"#).unwrap();
     std::fs::write(srv.dir.path().join("data/secret.txt"), b"not for consoles").unwrap();
@@ -223,4 +223,72 @@ async fn update_tokens_deploy_tokens_and_the_repository() {
     srv.clock.advance(3601);
     let r = register("11111111-0000-4000-8000-000000000000", short).await;
     assert_eq!(r.code(), "deploy_token_invalid");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_download_page_offers_the_console_of_the_visitors_system() {
+    let srv = Server::start().await;
+    let c = srv.client();
+    let linux = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/156.0 Safari/537.36";
+    let page = |ua: &'static str, lang: &'static str| {
+        let c = c.clone();
+        async move {
+            let r = c
+                .request_with(
+                    "GET",
+                    "/download",
+                    &[("user-agent", ua), ("accept-language", lang)],
+                    vec![],
+                )
+                .await;
+            assert_eq!(r.status, 200);
+            String::from_utf8_lossy(&r.body).into_owned()
+        }
+    };
+    let html = page(linux, "en").await;
+    assert!(
+        html.contains("linux-x86_64 <span class=\"muted\">(this computer)"),
+        "{html}"
+    );
+    assert!(html.contains("No package has been published"), "{html}");
+    assert_eq!(
+        c.get("/download/console/linux-x86_64", None).await.status,
+        404
+    );
+    // Published: the link and the exact silent-install commands appear.
+    let dir = srv.dir.path().join("data/console-updates/download");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("sesame-console-linux-x86_64.tar.gz"),
+        b"\x1f\x8bpackage",
+    )
+    .unwrap();
+    let html = page(linux, "en").await;
+    assert!(
+        html.contains("href=\"/download/console/linux-x86_64\""),
+        "{html}"
+    );
+    assert!(html.contains(
+        "installer /i sesame-console-linux-x86_64.tar.gz /quiet RUNATSTARTUP=1 SHOULDAUTOUPDATE=1"
+    ));
+    assert!(html.contains("ALLUSERS=1 SHOULDAUTOUPDATE=1 DEPLOYTOKEN=&lt;token&gt;"));
+    let html = page("Mozilla/5.0 (Windows NT 10.0; Win64; x64)", "fr").await;
+    assert!(html.contains("Télécharger la console"), "{html}");
+    assert!(
+        html.contains("pas encore de console pour votre système"),
+        "{html}"
+    );
+    let r = c.get("/download/console/linux-x86_64", None).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(&r.body[..], b"\x1f\x8bpackage");
+    assert!(
+        r.headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("sesame-console-linux-x86_64.tar.gz")
+    );
+    assert_eq!(
+        c.get("/download/console/windows-x86_64", None).await.status,
+        404
+    );
 }

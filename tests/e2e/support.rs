@@ -291,8 +291,13 @@ impl Conn {
         let mut b = Request::builder()
             .method(method)
             .uri(path)
-            .header("host", "localhost")
-            .header("user-agent", "e2e-test");
+            .header("host", "localhost");
+        if !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("user-agent"))
+        {
+            b = b.header("user-agent", "e2e-test");
+        }
         for (k, v) in headers {
             b = b.header(*k, *v);
         }

@@ -1,6 +1,6 @@
 //! Support-console installations and updates: update tokens issued at a technician's login,
 //! deploy tokens, the admin's list and revocations, and `GET /updates/…`, the signed update
-//! repository (files under `<data_dir>/updates/`) served only to a console presenting a valid
+//! repository (files under `<data_dir>/console-updates/repository/`) served only to a console presenting a valid
 //! update token. Contract in `docs/api.md`.
 
 use super::AppState;
@@ -20,6 +20,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 type ApiResult = Result<Json<Value>, ApiError>;
+
+/// Where the signed update repository lives, under the data directory.
+pub const REPOSITORY_DIR: &str = "console-updates/repository";
+/// Where the current console package of each platform is kept for `/download`, under the data
+/// directory: `sesame-console-<platform>.tar.gz`.
+pub const DOWNLOAD_DIR: &str = "console-updates/download";
 
 /// Routes.
 pub fn routes() -> Router<AppState> {
@@ -225,7 +231,13 @@ async fn update_file(
         .map(str::to_owned);
     let now = st.app.now();
     let safe = safe_path(&path);
-    let file = st.app.config.server.data_dir.join("updates").join(&path);
+    let file = st
+        .app
+        .config
+        .server
+        .data_dir
+        .join(REPOSITORY_DIR)
+        .join(&path);
     let bytes = st
         .app
         .blocking(move |app| {

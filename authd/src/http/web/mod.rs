@@ -21,6 +21,7 @@ mod admin;
 mod admin_guard;
 mod cookies;
 mod csrf;
+mod download;
 mod extract;
 mod helpdesk;
 mod helpdesk_import;
@@ -56,6 +57,8 @@ pub(crate) use i18n::{Lang, Tr};
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(index))
+        .route("/download", get(download::page))
+        .route("/download/console/{platform}", get(download::package))
         .route("/login", get(login::page).post(login::submit))
         .route("/login/mfa", get(login::mfa_page).post(login::mfa_submit))
         .route(

@@ -70,6 +70,15 @@ pub(crate) struct Tr {
     pub(crate) revoke: &'static str,
     pub(crate) manage_users: &'static str,
     // TOTP enrolment and backup codes.
+    pub(crate) download_title: &'static str,
+    pub(crate) download_intro: &'static str,
+    pub(crate) download_detected: &'static str,
+    pub(crate) download_package: &'static str,
+    pub(crate) download_per_user: &'static str,
+    pub(crate) download_per_machine: &'static str,
+    pub(crate) download_token_hint: &'static str,
+    pub(crate) download_unavailable: &'static str,
+    pub(crate) download_other_system: &'static str,
     pub(crate) enrol_title: &'static str,
     pub(crate) enrol_required_intro: &'static str,
     pub(crate) enrol_start: &'static str,
@@ -196,6 +205,21 @@ pub(crate) static EN: Tr = Tr {
     this_session: "this session",
     revoke: "End",
     manage_users: "Manage users",
+    download_title: "Download the support console",
+    download_intro: "The support console lets technicians run remote-support sessions. Install \
+                     it on each technician's machine; it then follows this appliance's version by \
+                     itself.",
+    download_detected: "this computer",
+    download_package: "Download the console package",
+    download_per_user: "Silent install for the current user:",
+    download_per_machine: "Silent install for every user of the machine (as root), allowed to \
+                           update before anyone logs in:",
+    download_token_hint: "An administrator creates the deploy token (API: POST \
+                          /api/v1/deploy-tokens). Without one, a console receives its update \
+                          token at its first login.",
+    download_unavailable: "No package has been published for this platform yet.",
+    download_other_system: "There is no console for your system yet: use one of the packages \
+                            above on a supported machine.",
     enrol_title: "Add an authenticator app",
     enrol_required_intro: "Your account must use a second factor. Set up an authenticator app \
                            now: you will need its codes at every sign-in.",
@@ -323,6 +347,21 @@ pub(crate) static FR: Tr = Tr {
     this_session: "cette session",
     revoke: "Fermer",
     manage_users: "Gérer les utilisateurs",
+    download_title: "Télécharger la console d’assistance",
+    download_intro: "La console d’assistance permet aux techniciens de mener des sessions \
+                     d’assistance à distance. Installez-la sur le poste de chaque technicien ; \
+                     elle suit ensuite d’elle-même la version de ce boîtier.",
+    download_detected: "cet ordinateur",
+    download_package: "Télécharger le paquet de la console",
+    download_per_user: "Installation silencieuse pour l’utilisateur courant :",
+    download_per_machine: "Installation silencieuse pour tous les utilisateurs du poste (en \
+                           root), mise à jour possible avant toute connexion :",
+    download_token_hint: "Un administrateur crée le jeton de déploiement (API : POST \
+                          /api/v1/deploy-tokens). Sans lui, une console reçoit son jeton de \
+                          mise à jour à sa première connexion.",
+    download_unavailable: "Aucun paquet n’a encore été publié pour cette plateforme.",
+    download_other_system: "Il n’y a pas encore de console pour votre système : utilisez l’un \
+                            des paquets ci-dessus sur un poste pris en charge.",
     enrol_title: "Ajouter une application d’authentification",
     enrol_required_intro: "Votre compte doit utiliser un second facteur. Configurez maintenant \
                            une application d’authentification : ses codes vous seront demandés \
