@@ -3,8 +3,11 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod card;
+mod card_props;
 mod oathtool;
 mod otpkey;
+mod pcscd;
 mod props;
 mod pskc;
 

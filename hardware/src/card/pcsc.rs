@@ -10,7 +10,12 @@
 //! - [`ReaderWatcher`] reports cards inserted and removed, and readers plugged and unplugged
 //!   (`SCardGetStatusChange`); a [`Canceller`] wakes a waiting watcher from another thread.
 //!
-//! All calls block. Nothing here logs; APDU bytes go nowhere but the card.
+//! All calls block. pcsc-lite serialises the calls made through one context (a transmit
+//! holds the context's lock until the card answers), so give each independent actor its own
+//! [`PcscContext`]: a card end forwarding into a vpcd reader must not share its context with
+//! a program talking to that reader, or the two wait on each other for ever.
+//!
+//! Nothing here logs; APDU bytes go nowhere but the card.
 
 use std::ffi::CString;
 use std::fmt;
@@ -366,7 +371,10 @@ impl CardBackend for PcscCard {
     fn reset(&mut self) -> Result<(), BackendError> {
         PcscCard::reset(self).map_err(backend_error)
     }
+    /// Asks pcscd each time (vpcd polls this a few times a second), so that a card pulled
+    /// out here is reported as [`BackendError::CardRemoved`] at the next poll.
     fn atr(&mut self) -> Result<Vec<u8>, BackendError> {
+        self.refresh_atr().map_err(backend_error)?;
         Ok(self.atr.clone())
     }
     fn transmit(&mut self, apdu: &CommandApdu) -> Result<ResponseApdu, BackendError> {
