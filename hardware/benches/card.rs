@@ -108,10 +108,7 @@ fn forwarded(ctx: &PcscContext, n: usize) -> Stats {
     let real = insert(PORT_0, EmulatedCard::test_card(), CardEndOptions::default());
     wait_for(ctx, READER_0, true);
     // The forwarding side has its own context, as the technician's console would.
-    let technician = PcscContext::establish()
-        .unwrap()
-        .connect(READER_0)
-        .unwrap();
+    let technician = PcscContext::establish().unwrap().connect(READER_0).unwrap();
     let forward = insert(PORT_1, technician, CardEndOptions::default());
     wait_for(ctx, READER_1, true);
     let mut customer = ctx.connect(READER_1).unwrap();
@@ -161,9 +158,7 @@ fn main() {
     let neither = direct(&ctx, CardEndOptions::without_latency_fixes(), slow);
     let fwd = forwarded(&ctx, n);
 
-    println!(
-        "\nAPDU round trips (GET CHALLENGE, 8 bytes back) through pcscd + vpcd on loopback\n"
-    );
+    println!("\nAPDU round trips (GET CHALLENGE, 8 bytes back) through pcscd + vpcd on loopback\n");
     println!(
         "{:<42} {:>6} {:>9} {:>9} {:>10} {:>9}",
         "path", "APDUs", "p50 ms", "p99 ms", "APDUs/s", "p50/base"
@@ -179,5 +174,7 @@ fn main() {
         fwd.p99_ms / base.p99_ms,
         fwd.per_sec / base.per_sec
     );
-    println!("(issue 9 targets, through the relay over TLS: p50 ≤ 1 ms, p99 ≤ 3 ms, ≥ 1000 APDUs/s)");
+    println!(
+        "(issue 9 targets, through the relay over TLS: p50 ≤ 1 ms, p99 ≤ 3 ms, ≥ 1000 APDUs/s)"
+    );
 }

@@ -537,6 +537,21 @@ mod tests {
     }
 
     #[test]
+    fn error_codes_are_stable() {
+        let all = [
+            (ApduError::TooShort { len: 1, min: 4 }, "apdu_too_short"),
+            (ApduError::TooLong { len: 9, max: 8 }, "apdu_too_long"),
+            (ApduError::BadBodyLength { body: 2 }, "apdu_bad_body_length"),
+            (ApduError::ZeroExtendedLc, "apdu_zero_extended_lc"),
+            (ApduError::DataTooLong { nc: 65_536 }, "apdu_data_too_long"),
+            (ApduError::BadNe { ne: 0 }, "apdu_bad_ne"),
+        ];
+        for (err, code) in all {
+            assert_eq!(err.code(), code);
+        }
+    }
+
+    #[test]
     fn error_messages() {
         assert_eq!(
             ApduError::BadBodyLength { body: 3 }.to_string(),

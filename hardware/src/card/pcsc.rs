@@ -61,9 +61,6 @@ impl PcscError {
     fn from_pcsc(op: &'static str, e: ::pcsc::Error) -> Self {
         use ::pcsc::Error as E;
         match e {
-            E::NoService | E::ServiceStopped | E::NoReadersAvailable if op == "establish" => {
-                Self::NoService
-            }
             E::NoService | E::ServiceStopped => Self::NoService,
             E::NoSmartcard => Self::NoCard,
             E::RemovedCard => Self::CardRemoved,
@@ -572,5 +569,56 @@ impl ReaderWatcher {
             self.rebuild(&mut events, true)?;
         }
         Ok(events)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_and_mapping_are_stable() {
+        use ::pcsc::Error as E;
+        let all = [
+            (
+                PcscError::from_pcsc("establish", E::NoService),
+                "pcsc_no_service",
+            ),
+            (
+                PcscError::from_pcsc("connect", E::ServiceStopped),
+                "pcsc_no_service",
+            ),
+            (PcscError::UnknownReader("x".into()), "pcsc_unknown_reader"),
+            (
+                PcscError::from_pcsc("connect", E::NoSmartcard),
+                "pcsc_no_card",
+            ),
+            (
+                PcscError::from_pcsc("transmit", E::RemovedCard),
+                "pcsc_card_removed",
+            ),
+            (
+                PcscError::from_pcsc("connect", E::SharingViolation),
+                "pcsc_sharing_violation",
+            ),
+            (PcscError::from_pcsc("wait", E::Cancelled), "pcsc_cancelled"),
+            (
+                PcscError::from_pcsc("transmit", E::InvalidHandle),
+                "pcsc_error",
+            ),
+        ];
+        for (err, code) in all {
+            assert_eq!(err.code(), code, "{err}");
+        }
+        assert_eq!(
+            backend_error(PcscError::CardRemoved),
+            BackendError::CardRemoved
+        );
+        assert_eq!(backend_error(PcscError::NoCard), BackendError::CardRemoved);
+        assert!(matches!(
+            backend_error(PcscError::NoService),
+            BackendError::Unreachable(_)
+        ));
+        assert_eq!(hex(&[0x3B, 0x0A]), "3B0A");
     }
 }

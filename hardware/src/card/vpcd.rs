@@ -211,6 +211,29 @@ mod tests {
     }
 
     #[test]
+    fn error_codes_are_stable() {
+        let all = [
+            (VpcdError::Empty, "vpcd_empty_message"),
+            (VpcdError::UnknownControl(3), "vpcd_unknown_control"),
+            (
+                VpcdError::BadApdu(ApduError::ZeroExtendedLc),
+                "vpcd_bad_apdu",
+            ),
+            (
+                VpcdError::AnswerTooLong { len: 70_000 },
+                "vpcd_answer_too_long",
+            ),
+        ];
+        for (err, code) in all {
+            assert_eq!(err.code(), code);
+        }
+        assert_eq!(
+            VpcdError::UnknownControl(3).to_string(),
+            "vpcd sent the unknown control code 0x03"
+        );
+    }
+
+    #[test]
     fn answers_are_framed_and_bounded() {
         let mut out = Vec::new();
         encode_frame(&[0x90, 0x00], &mut out).unwrap();
