@@ -363,3 +363,57 @@ fn connecting_where_no_vpcd_listens_is_an_error() {
         "{err}"
     );
 }
+
+#[test]
+fn sharing_again_at_once_shows_a_removal_then_a_fresh_card() {
+    let _pcscd = pcscd();
+    let ctx = PcscContext::establish().expect("pcscd runs");
+    let first = insert(PORT_0, EmulatedCard::test_card());
+    card_in(&ctx, READER_0);
+    let mut old = ctx.connect(READER_0).expect("connect");
+    let script = test_script();
+    for apdu in &script[..2] {
+        assert_eq!(
+            old.transmit(&apdu.to_bytes()).expect("transmit"),
+            [0x90, 0x00]
+        );
+    }
+    let mut watcher = ctx.watcher(Some(&[READER_0])).expect("watcher");
+    let swapped = Instant::now();
+    first.remove();
+    let second = insert(PORT_0, EmulatedCard::test_card());
+    let removed = ReaderEvent::CardRemoved {
+        reader: READER_0.into(),
+    };
+    let inserted = ReaderEvent::CardInserted {
+        reader: READER_0.into(),
+        atr: ATR.to_vec(),
+    };
+    let mut events = Vec::new();
+    while !events.contains(&inserted) {
+        assert!(swapped.elapsed() < Duration::from_secs(3), "{events:?}");
+        events.extend(
+            watcher
+                .wait(Some(Duration::from_millis(200)))
+                .expect("wait"),
+        );
+    }
+    let at = |e: &ReaderEvent| events.iter().position(|x| x == e);
+    assert!(at(&removed) < at(&inserted), "removal first: {events:?}");
+    // The old handle knows its card is gone; a new one meets a card without a verified PIN.
+    assert_eq!(
+        old.transmit(&script[2].to_bytes()).expect_err("card gone"),
+        sesame_hardware::card::pcsc::PcscError::CardRemoved
+    );
+    let mut new = ctx.connect(READER_0).expect("connect the new card");
+    assert_eq!(
+        new.transmit(&script[0].to_bytes()).expect("select"),
+        [0x90, 0x00]
+    );
+    assert_eq!(
+        new.transmit(&script[2].to_bytes()).expect("auth"),
+        [0x69, 0x82]
+    );
+    drop((old, new));
+    second.remove();
+}
