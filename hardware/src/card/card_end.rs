@@ -113,8 +113,8 @@ impl CardEndOptions {
 #[derive(Debug, thiserror::Error)]
 pub enum CardEndError {
     /// The address did not resolve to anything.
-    #[error("the vpcd address {0} resolves to nothing")]
-    NoAddress(String),
+    #[error("the vpcd address resolves to nothing")]
+    NoAddress,
     /// vpcd could not be reached (pcscd not running, wrong port).
     #[error("cannot connect to vpcd at {addr}: {source}")]
     Connect {
@@ -189,7 +189,7 @@ impl CardEnd {
         let addrs: Vec<_> = addr
             .to_socket_addrs()
             .map_err(|e| CardEndError::Connect {
-                addr: "(unresolved)".into(),
+                addr: "(address not resolved)".into(),
                 source: e,
             })?
             .collect();
@@ -202,7 +202,7 @@ impl CardEnd {
         }
         Err(match last {
             Some((addr, source)) => CardEndError::Connect { addr, source },
-            None => CardEndError::NoAddress(format!("{addrs:?}")),
+            None => CardEndError::NoAddress,
         })
     }
 
