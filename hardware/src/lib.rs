@@ -10,10 +10,13 @@
 //!   every faulty entry reported at once.
 //! - **Key emulator** ([`emulator`]): what a given hardware key displays at a given time or
 //!   button press; the `otpkey` binary prints it for demos and tests.
-//! - Later: the smart-card protocol (APDU types, the vpcd reader protocol).
+//! - **Smart cards** ([`card`]): command/response APDUs, the vpcd virtual-reader protocol and
+//!   its card end, a PC/SC bridge (feature `pcsc`) and a software card, for forwarding a
+//!   technician's card into a support session.
 //!
 //! # What it is not
-//! No storage, no clock reading, no I/O, no random number generator. Time (`now_unix`) and
+//! No storage, no clock reading, no random number generator, and no I/O outside [`card`]'s
+//! vpcd socket and PC/SC calls. Time (`now_unix`) and
 //! state (last accepted step, next counter, drift) are arguments; results are returned for the
 //! caller to store. Replay protection is the caller's conditional write of the returned
 //! step/counter (see [`otp`]).
@@ -30,9 +33,11 @@
 //!   [`seeds::ImportError`] (stable `code()`), entry problems [`seeds::Fault`].
 //! - Emulate a key: [`emulator::KeyEmulator::from_seed`], then
 //!   [`emulator::KeyEmulator::display_at`]; [`emulator::find`] picks a key by serial.
+//! - Smart cards: see [`card`]'s documentation (it maps the API for the relay).
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod card;
 pub mod emulator;
 pub mod otp;
 pub mod otpauth;

@@ -3,8 +3,14 @@
 
 #![allow(clippy::unwrap_used)]
 
+// The smart-card tests need pcscd, vpcd and the PC/SC bridge (feature `pcsc`, on by default).
+#[cfg(feature = "pcsc")]
+mod card;
+mod card_props;
 mod oathtool;
 mod otpkey;
+#[cfg(feature = "pcsc")]
+mod pcscd;
 mod props;
 mod pskc;
 
