@@ -357,6 +357,22 @@ pub fn disable(
     Ok(())
 }
 
+/// Refuse an action that only makes sense on a key in service (assigned to someone): a
+/// disabled (lost, stolen) or revoked key stays out of service until it is replaced.
+fn require_assigned(key: &OtpKey) -> Result<()> {
+    if key.state != KeyState::Assigned {
+        return Err(Error::Conflict {
+            code: "key_not_active",
+            message: format!(
+                "key {} is {}: only an assigned key can be resynchronised or unlocked",
+                key.serial,
+                key.state.as_str()
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// Resynchronise a key from two consecutive codes read off it.
 pub fn resync(
     app: &Authd,
@@ -368,6 +384,7 @@ pub fn resync(
     now: UnixTime,
 ) -> Result<()> {
     let key = key_for_action(app, who, serial)?;
+    require_assigned(&key)?;
     let secret = otp_key::open_secret(&app.key, &key)?;
     let target = key.owner_name.clone();
     let k = &app.config.keys;
@@ -417,6 +434,7 @@ pub fn unlock(
     now: UnixTime,
 ) -> Result<()> {
     let key = key_for_action(app, who, serial)?;
+    require_assigned(&key)?;
     let target = key.owner_name.clone();
     app.store.unlock_key(
         key.id,

@@ -594,3 +594,45 @@ fn validate_answers_accept_reject_and_pin_challenge() {
             .is_empty()
     );
 }
+
+#[test]
+fn a_disabled_key_cannot_be_resynced_or_unlocked() {
+    let d = desk();
+    helpdesk::assign(
+        &d.kit.app,
+        &d.desk,
+        "alice",
+        "TK-0001",
+        None,
+        &client(),
+        d.now(),
+    )
+    .unwrap();
+    helpdesk::disable(
+        &d.kit.app,
+        &d.desk,
+        "TK-0001",
+        "stolen",
+        "",
+        &client(),
+        d.now(),
+    )
+    .unwrap();
+    let mut emu = emulator("TK-0001");
+    let c1 = emu.display_at(d.now() as u64);
+    let c2 = emu.display_at(d.now() as u64 + 60);
+    let code = |e: Error| e.code();
+    assert_eq!(
+        code(
+            helpdesk::resync(&d.kit.app, &d.desk, "TK-0001", &c1, &c2, &client(), d.now())
+                .unwrap_err()
+        ),
+        "key_not_active"
+    );
+    assert_eq!(
+        code(helpdesk::unlock(&d.kit.app, &d.desk, "TK-0001", &client(), d.now()).unwrap_err()),
+        "key_not_active"
+    );
+    let key = d.kit.app.store.key_by_serial("TK-0001").unwrap().unwrap();
+    assert!(matches!(key.state, crate::model::KeyState::Disabled(_)));
+}
