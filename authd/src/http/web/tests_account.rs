@@ -546,6 +546,19 @@ async fn helpdesk_resets_ordinary_accounts_only() {
         "shown on the console"
     );
     assert!(kit.app.store.list_mfa_resets().expect("resets").len() == 1);
+    // Past the step-up window: the console sends its member to the step-up page first.
+    let bob = kit.user("bob", PW, &[]);
+    kit.equip_mfa(&bob);
+    kit.clock.advance(11 * 60);
+    let p = post_from(
+        &mut hd,
+        "/helpdesk",
+        "/helpdesk/mfa-reset",
+        &[("username", "bob")],
+    )
+    .await;
+    assert_eq!(p.location(), "/account/reauth?next=/helpdesk");
+    assert_eq!(kit.app.store.list_totp(bob.id).expect("totp").len(), 1);
 }
 
 #[tokio::test]
