@@ -46,6 +46,8 @@ mod tests_account;
 mod tests_guard;
 #[cfg(test)]
 mod tests_keys;
+#[cfg(test)]
+mod tests_policy;
 
 use super::AppState;
 use crate::clock::{UnixTime, rfc3339};
