@@ -220,9 +220,12 @@ pub const ROUTES: &[(&str, &str, Access)] = {
         ("GET", "/download", Public),
         ("GET", "/download/console/{platform}", Public),
         ("GET", "/account", Needs(OwnAccount)),
+        ("GET", "/account/photo", Needs(OwnAccount)),
+        ("GET", "/account/reauth", Needs(OwnAccount)),
         ("GET", "/helpdesk", Needs(Helpdesk)),
         ("GET", "/admin/users", Needs(Administration)),
         ("GET", "/admin/guard", Needs(Administration)),
+        ("GET", "/admin/policy", Needs(Administration)),
     ]
 };
 

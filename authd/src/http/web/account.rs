@@ -46,6 +46,8 @@ struct AccountPage {
     backup_remaining: u64,
     backup_low: Option<String>,
     sessions: Vec<SessionRow>,
+    /// Profile, groups, MFA policy note and photo (`account_profile`).
+    me: super::account_profile::Extras,
 }
 
 #[derive(Template)]
@@ -77,10 +79,11 @@ struct AccountData {
     devices: Vec<TotpCredential>,
     backup_remaining: u64,
     sessions: Vec<Session>,
+    me: super::account_profile::Extras,
 }
 
 /// The account page, its data read fresh. `backup_low` asks for the low-codes warning.
-async fn account_page(
+pub(super) async fn account_page(
     st: &AppState,
     s: &WebSession,
     query: Option<&str>,
@@ -97,6 +100,7 @@ async fn account_page(
                 devices: app.store.list_totp(who.user.id)?,
                 backup_remaining: app.store.count_backup_codes(who.user.id)?,
                 sessions: account::sessions(app, &who, now)?,
+                me: super::account_profile::extras(app, &who.user)?,
             })
         })
         .await;
@@ -148,6 +152,7 @@ async fn account_page(
                 current: x.id == current,
             })
             .collect(),
+        me: data.me,
     };
     render(status, &page)
 }

@@ -1,5 +1,6 @@
 //! Administration of accounts (role `admin`, enforced by [`WebAdmin`] and [`AdminForm`]): list,
-//! create, enable/disable, delete, set a password, set roles. The rules (no self-disable, no
+//! create, enable/disable, delete, set a password, set roles and groups (second-factor resets:
+//! `admin_policy`). The rules (no self-disable, no
 //! self-demotion, password policy) live in `flows::admin`; this module only renders.
 //!
 //! The target account travels in a hidden `username` field, not in the URL, so usernames with
@@ -21,7 +22,9 @@ struct UserRow {
     roles: String,
     is_user: bool,
     is_helpdesk: bool,
+    is_technician: bool,
     is_admin: bool,
+    groups: String,
     disabled: bool,
     must_change: bool,
     is_self: bool,
@@ -32,7 +35,9 @@ struct CreateDraft {
     username: String,
     user: bool,
     helpdesk: bool,
+    technician: bool,
     admin: bool,
+    groups: String,
     must_change: bool,
 }
 
@@ -42,7 +47,9 @@ impl Default for CreateDraft {
             username: String::new(),
             user: true,
             helpdesk: false,
+            technician: false,
             admin: false,
+            groups: String::new(),
             must_change: true,
         }
     }
@@ -57,7 +64,7 @@ struct UsersPage {
     draft: CreateDraft,
 }
 
-fn row(t: &Tr, me: &User, u: User) -> UserRow {
+fn row(t: &Tr, me: &User, (u, groups): (User, Vec<String>)) -> UserRow {
     UserRow {
         roles: u
             .roles
@@ -67,7 +74,9 @@ fn row(t: &Tr, me: &User, u: User) -> UserRow {
             .join(", "),
         is_user: u.has_role(Role::User),
         is_helpdesk: u.has_role(Role::Helpdesk),
+        is_technician: u.has_role(Role::Technician),
         is_admin: u.has_role(Role::Admin),
+        groups: groups.join(", "),
         disabled: u.disabled,
         must_change: u.must_change_password,
         is_self: u.id == me.id,
@@ -87,7 +96,16 @@ async fn users_page(
     let who = s.who.clone();
     let list = match st
         .app
-        .blocking(move |app| admin::list_users(app, &who))
+        .blocking(move |app| {
+            let users = admin::list_users(app, &who)?;
+            users
+                .into_iter()
+                .map(|u| {
+                    let g = app.store.user_groups(u.id)?;
+                    Ok((u, g))
+                })
+                .collect::<crate::Result<Vec<_>>>()
+        })
         .await
     {
         Ok(l) => l,
@@ -104,6 +122,12 @@ async fn users_page(
     render(status, &page)
 }
 
+/// The users page with a domain error.
+pub(super) async fn users_error(st: &AppState, s: &WebSession, e: &crate::Error) -> Response {
+    let text = Some(error_text(s.lang, e));
+    users_page(st, s, None, status_of(e), text, CreateDraft::default()).await
+}
+
 /// `GET /admin/users`.
 pub(super) async fn page(State(st): St, WebAdmin(s): WebAdmin, parts: Parts) -> Response {
     let q = parts.uri.query();
@@ -111,10 +135,11 @@ pub(super) async fn page(State(st): St, WebAdmin(s): WebAdmin, parts: Parts) -> 
 }
 
 /// Checkbox fields of the role choice.
-fn roles_of(user: bool, helpdesk: bool, admin: bool) -> Vec<String> {
+fn roles_of(user: bool, helpdesk: bool, technician: bool, admin: bool) -> Vec<String> {
     [
         (user, Role::User),
         (helpdesk, Role::Helpdesk),
+        (technician, Role::Technician),
         (admin, Role::Admin),
     ]
     .into_iter()
@@ -129,7 +154,10 @@ pub(super) struct CreateForm {
     password: Secret,
     role_user: Option<String>,
     role_helpdesk: Option<String>,
+    role_technician: Option<String>,
     role_admin: Option<String>,
+    #[serde(default)]
+    groups: String,
     must_change: Option<String>,
 }
 
@@ -143,13 +171,16 @@ pub(super) async fn create(
         username: form.username.chars().take(150).collect(),
         user: form.role_user.is_some(),
         helpdesk: form.role_helpdesk.is_some(),
+        technician: form.role_technician.is_some(),
         admin: form.role_admin.is_some(),
+        groups: form.groups.chars().take(1000).collect(),
         must_change: form.must_change.is_some(),
     };
+    let groups = super::admin_policy::group_list(&form.groups);
     let req = CreateUser {
         username: form.username,
         password: form.password.as_str().to_owned(),
-        roles: roles_of(draft.user, draft.helpdesk, draft.admin),
+        roles: roles_of(draft.user, draft.helpdesk, draft.technician, draft.admin),
         must_change_password: draft.must_change,
     };
     let client = crate::http::extract::client_info(&parts);
@@ -157,7 +188,15 @@ pub(super) async fn create(
     let who = s.who.clone();
     let r = st
         .app
-        .blocking(move |app| admin::create_user(app, &who, &req, &client, now))
+        .blocking(move |app| {
+            // Unknown groups are refused before the account exists.
+            super::admin_policy::check_groups(app, &groups)?;
+            let u = admin::create_user(app, &who, &req, &client, now)?;
+            if !groups.is_empty() {
+                crate::flows::directory::set_groups(app, &who, &u, &groups, &client, now)?;
+            }
+            Ok(u)
+        })
         .await;
     match r {
         Ok(_) => Redirect::to("/admin/users?done=user_created").into_response(),
@@ -175,13 +214,16 @@ pub(super) struct ActionForm {
     password: Secret,
     role_user: Option<String>,
     role_helpdesk: Option<String>,
+    role_technician: Option<String>,
     role_admin: Option<String>,
+    #[serde(default)]
+    groups: String,
     must_change: Option<String>,
     confirm: Option<String>,
 }
 
 /// `POST /admin/users/{action}` with `action` one of `enable`, `disable`, `delete`,
-/// `password`, `roles`; the account is the form's `username`.
+/// `password`, `roles`, `groups` (comma-separated names); the account is the form's `username`.
 pub(super) async fn action(
     State(st): St,
     Path(action): Path<String>,
@@ -211,6 +253,7 @@ pub(super) async fn action(
                 roles: Some(roles_of(
                     form.role_user.is_some(),
                     form.role_helpdesk.is_some(),
+                    form.role_technician.is_some(),
                     form.role_admin.is_some(),
                 )),
                 disabled: None,
@@ -221,6 +264,18 @@ pub(super) async fn action(
                 .blocking(move |app| admin::patch_user(app, &who, &name, &req, &client, now))
                 .await;
             ("user_updated", r.map(drop))
+        }
+        "groups" => {
+            let req = PatchUser {
+                roles: None,
+                disabled: None,
+                groups: Some(super::admin_policy::group_list(&form.groups)),
+            };
+            let r = st
+                .app
+                .blocking(move |app| admin::patch_user(app, &who, &name, &req, &client, now))
+                .await;
+            ("groups_set", r.map(drop))
         }
         "password" => {
             let req = SetPassword {

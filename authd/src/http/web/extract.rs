@@ -151,6 +151,11 @@ fn reload_target(path: &str) -> &'static str {
         "/login"
     } else if path.starts_with("/admin/guard") {
         "/admin/guard"
+    } else if ["/admin/policy", "/admin/groups", "/admin/resets"]
+        .iter()
+        .any(|p| path.starts_with(p))
+    {
+        "/admin/policy"
     } else if path.starts_with("/admin/") {
         "/admin/users"
     } else if path.starts_with("/helpdesk") {

@@ -149,6 +149,9 @@ fn sentence(s: &str) -> String {
 }
 
 fn french(e: &Error) -> String {
+    if let Some(s) = super::strings_policy::french_error(e) {
+        return s;
+    }
     let fixed = match e.code() {
         "invalid_credentials" => "Le nom d’utilisateur ou le mot de passe est incorrect.",
         "invalid_code" => "Le code est incorrect ou a déjà été utilisé.",

@@ -1,24 +1,28 @@
 //! Server-rendered web pages (DESIGN.md §4 "Web pages"): sign-in with second factor and forced
 //! password change, sign-in with a hardware OTP key and the choice of its PIN, the user's own
-//! account (password, authenticator apps, backup codes, sessions), the administration of
-//! accounts, the guard's page (IP rules, suspended addresses, account unlock) and the helpdesk
+//! account (password, authenticator apps, backup codes, sessions, profile, photo), the step-up
+//! page, the administration of accounts, the MFA policy and groups page, the guard's page (IP rules, suspended addresses, account unlock) and the helpdesk
 //! console (keys, seed-file import, temporary passwords). French and English; no JavaScript.
 //!
-//! - `login`, `login_key`, `account`, `admin`, `admin_guard`, `helpdesk` + `helpdesk_import`:
+//! - `login`, `login_key`, `account` + `account_profile`, `admin`, `admin_policy`,
+//!   `admin_guard`, `helpdesk` + `helpdesk_import`:
 //!   the handlers, one module per area; each reads the clock once and calls one flow off the
 //!   async workers, like the JSON API.
 //! - `extract`: `extract::WebSession` (a page needing a login), `extract::WebAdmin` (the
 //!   admin role), `extract::WebHelpdesk` (helpdesk or admin), `extract::UserForm`,
 //!   `extract::AdminForm`, `extract::HelpdeskForm` and `extract::AnonForm` (a POST:
 //!   same-origin check, size cap, CSRF token verified before anything happens).
-//! - `csrf`, `cookies`, `i18n` + `strings` + `strings_keys` + `strings_guard`: tokens,
+//! - `csrf`, `cookies`, `i18n` + `strings` + `strings_keys` + `strings_guard` +
+//!   `strings_policy`: tokens,
 //!   cookies, languages and texts.
 //! - Templates: `authd/templates/*.html` (askama, HTML auto-escaped); the stylesheet:
 //!   `authd/static/sesame.css`. The CSP forbids inline scripts and styles: the pages have none.
 
 mod account;
+mod account_profile;
 mod admin;
 mod admin_guard;
+mod admin_policy;
 mod cookies;
 mod csrf;
 mod download;
@@ -32,14 +36,19 @@ mod login_key;
 mod strings;
 mod strings_guard;
 mod strings_keys;
+mod strings_policy;
 #[cfg(test)]
 mod test_browser;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_account;
+#[cfg(test)]
 mod tests_guard;
 #[cfg(test)]
 mod tests_keys;
+#[cfg(test)]
+mod tests_policy;
 
 use super::AppState;
 use crate::clock::{UnixTime, rfc3339};
@@ -86,7 +95,32 @@ pub fn routes() -> Router<AppState> {
             "/account/sessions/{id}/revoke",
             post(account::session_revoke),
         )
+        .route("/account/profile", post(account_profile::profile_save))
+        .route(
+            "/account/photo",
+            get(account_profile::photo_get).post(account_profile::photo_upload),
+        )
+        .route("/account/photo/delete", post(account_profile::photo_delete))
+        .route(
+            "/account/reauth",
+            get(account_profile::reauth).post(account_profile::reauth_submit),
+        )
         .route("/admin/users", get(admin::page).post(admin::create))
+        .route(
+            "/admin/users/mfa-reset",
+            post(admin_policy::reset_from_users),
+        )
+        .route(
+            "/admin/policy",
+            get(admin_policy::page).post(admin_policy::policy_save),
+        )
+        .route("/admin/groups", post(admin_policy::group_create))
+        .route("/admin/groups/delete", post(admin_policy::group_delete))
+        .route("/admin/resets/{id}/approve", post(admin_policy::approve))
+        .route(
+            "/helpdesk/mfa-reset",
+            post(admin_policy::reset_from_helpdesk),
+        )
         .route("/admin/users/{action}", post(admin::action))
         .route("/admin/guard", get(admin_guard::page))
         .route("/admin/guard/{what}", post(admin_guard::action))

@@ -1,10 +1,12 @@
 //! The text of the web pages, one table per language. A string with `{n}` is filled in by
 //! the page code. Keep the two tables in the same order; a missing field does not compile.
 //! The hardware-key and helpdesk pages have their own table, `t.keys` (`strings_keys.rs`);
-//! the guard's page too, `t.guard` (`strings_guard.rs`).
+//! the guard's page too, `t.guard` (`strings_guard.rs`), and the pages of profiles, the MFA
+//! policy, groups and resets, `t.policy` (`strings_policy.rs`).
 
 use super::strings_guard::{EN_GUARD, FR_GUARD, TrGuard};
 use super::strings_keys::{EN_KEYS, FR_KEYS, TrKeys};
+use super::strings_policy::{EN_POLICY, FR_POLICY, TrPolicy};
 
 /// Every user-visible string of the pages.
 #[derive(Debug)]
@@ -142,6 +144,8 @@ pub(crate) struct Tr {
     pub(crate) keys: &'static TrKeys,
     // The guard's page.
     pub(crate) guard: &'static TrGuard,
+    // Profile, photo, step-up, MFA policy, groups, resets.
+    pub(crate) policy: &'static TrPolicy,
 }
 
 /// English.
@@ -281,6 +285,7 @@ pub(crate) static EN: Tr = Tr {
     continue_link: "Continue",
     keys: &EN_KEYS,
     guard: &EN_GUARD,
+    policy: &EN_POLICY,
 };
 
 /// French.
@@ -427,6 +432,7 @@ pub(crate) static FR: Tr = Tr {
     continue_link: "Continuer",
     keys: &FR_KEYS,
     guard: &FR_GUARD,
+    policy: &FR_POLICY,
 };
 
 impl Tr {
@@ -452,7 +458,13 @@ impl Tr {
             "user_updated" => self.n_user_updated,
             "user_deleted" => self.n_user_deleted,
             "password_set" => self.n_password_set,
-            other => return self.keys.notice(other).or_else(|| self.guard.notice(other)),
+            other => {
+                return self
+                    .keys
+                    .notice(other)
+                    .or_else(|| self.guard.notice(other))
+                    .or_else(|| self.policy.notice(other));
+            }
         })
     }
 }

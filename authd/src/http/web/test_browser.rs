@@ -15,6 +15,8 @@ pub(super) struct Page {
     pub(super) status: StatusCode,
     pub(super) headers: HeaderMap,
     pub(super) body: String,
+    /// The body as sent (images are not text).
+    pub(super) bytes: Vec<u8>,
 }
 
 impl Page {
@@ -94,7 +96,7 @@ impl Browser {
         let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX)
             .await
             .unwrap();
-        let body = String::from_utf8(bytes.to_vec()).unwrap();
+        let body = String::from_utf8_lossy(&bytes).into_owned();
         for v in headers.get_all(header::SET_COOKIE) {
             let v = v.to_str().unwrap();
             let (pair, attrs) = v.split_once(';').unwrap_or((v, ""));
@@ -120,6 +122,7 @@ impl Browser {
             status,
             headers,
             body,
+            bytes: bytes.to_vec(),
         }
     }
 
