@@ -79,6 +79,9 @@ pub enum Error {
     /// The password hashing pool is saturated; retry shortly.
     #[error("the server is busy; retry in a moment")]
     Overloaded,
+    /// A security key or passkey ceremony was refused (the refusal's code says why).
+    #[error("{0}")]
+    Webauthn(#[from] crate::credentials::webauthn::Refusal),
     /// Something broke inside the server (store, crypto). Details are logged, not shown.
     #[error("internal error")]
     Internal(String),
@@ -106,6 +109,7 @@ impl Error {
             Error::SelfAction(_) => "self_action_refused",
             Error::Overloaded => "overloaded",
             Error::SeatsFull => "seats_full",
+            Error::Webauthn(r) => r.code(),
             Error::Internal(_) => "internal_error",
         }
     }
@@ -127,6 +131,7 @@ impl Error {
             | Error::Unprocessable { .. } => 422,
             Error::MethodNotAvailable | Error::InvalidRequest(_) => 400,
             Error::Overloaded | Error::SeatsFull => 503,
+            Error::Webauthn(r) => r.status(),
             Error::Internal(_) => 500,
         }
     }

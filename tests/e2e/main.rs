@@ -6,8 +6,10 @@ mod support;
 
 mod api_flow;
 mod backup;
+mod browser;
 mod guard;
 mod keys;
 mod process;
 mod refusals;
 mod sessions;
+mod webauthn;

@@ -8,6 +8,7 @@ pub mod helpdesk;
 pub mod keys;
 pub mod login;
 pub mod validate;
+pub mod webauthn;
 
 #[cfg(test)]
 pub(crate) mod testkit;
@@ -17,3 +18,5 @@ mod tests;
 mod tests_guard;
 #[cfg(test)]
 mod tests_keys;
+#[cfg(test)]
+mod tests_webauthn;

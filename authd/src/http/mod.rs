@@ -9,6 +9,7 @@
 pub mod api;
 pub mod api_guard;
 pub mod api_keys;
+pub mod api_webauthn;
 pub mod error;
 pub mod extract;
 pub mod guard_layer;
@@ -48,6 +49,7 @@ pub fn router(app: Authd) -> Result<Router, crate::Error> {
         .merge(api::routes())
         .merge(api_keys::routes())
         .merge(api_guard::routes())
+        .merge(api_webauthn::routes())
         .merge(web::routes())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)

@@ -6,6 +6,8 @@ use serde::Serialize;
 
 mod keys;
 pub use keys::*;
+mod webauthn;
+pub use webauthn::*;
 
 /// Primary key of an account.
 pub type UserId = i64;

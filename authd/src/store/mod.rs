@@ -15,10 +15,12 @@ mod guard;
 mod keys;
 pub mod schema;
 pub mod sqlite;
+pub mod webauthn;
 mod writer;
 
 pub use guard::{GuardStore, RuleChange, RuleCheck, RuleEdit, Suspension};
 pub use keys::KeyStore;
+pub use webauthn::WebauthnStore;
 
 use crate::clock::UnixTime;
 use crate::model::*;
@@ -146,7 +148,7 @@ pub enum Next {
 }
 
 /// The domain operations authd needs from persistent storage.
-pub trait Store: KeyStore + GuardStore + Send + Sync + std::fmt::Debug {
+pub trait Store: KeyStore + GuardStore + WebauthnStore + Send + Sync + std::fmt::Debug {
     // ---- accounts
     /// Number of accounts (bootstrap checks for zero).
     fn count_users(&self) -> StoreResult<u64>;

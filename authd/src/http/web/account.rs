@@ -46,6 +46,8 @@ struct AccountPage {
     backup_remaining: u64,
     backup_low: Option<String>,
     sessions: Vec<SessionRow>,
+    /// The security keys section (our own template, rendered).
+    webauthn: String,
 }
 
 #[derive(Template)]
@@ -77,6 +79,7 @@ struct AccountData {
     devices: Vec<TotpCredential>,
     backup_remaining: u64,
     sessions: Vec<Session>,
+    webauthn: Vec<crate::flows::webauthn::KeyView>,
 }
 
 /// The account page, its data read fresh. `backup_low` asks for the low-codes warning.
@@ -97,6 +100,7 @@ async fn account_page(
                 devices: app.store.list_totp(who.user.id)?,
                 backup_remaining: app.store.count_backup_codes(who.user.id)?,
                 sessions: account::sessions(app, &who, now)?,
+                webauthn: crate::flows::webauthn::list(app, who.user.id)?,
             })
         })
         .await;
@@ -133,6 +137,7 @@ async fn account_page(
                 last_used: d.last_used_at.map(when),
             })
             .collect(),
+        webauthn: super::webauthn::account_section(s.lang, &s.csrf, &data.webauthn),
         backup_remaining: data.backup_remaining,
         backup_low,
         sessions: data

@@ -7,6 +7,7 @@
 pub mod backup;
 mod guard;
 mod keys;
+mod webauthn;
 
 use super::writer::Writer;
 use super::*;
