@@ -209,6 +209,11 @@ mod tests {
             (Error::SelfAction("x"), "self_action_refused", 403),
             (Error::Overloaded, "overloaded", 503),
             (Error::SeatsFull, "seats_full", 503),
+            (
+                Error::Webauthn(crate::credentials::webauthn::Refusal::CeremonyUsed),
+                "webauthn_ceremony_used",
+                401,
+            ),
             (Error::Internal("db".into()), "internal_error", 500),
         ];
         for (e, code, status) in cases {

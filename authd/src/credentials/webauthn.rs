@@ -123,6 +123,16 @@ pub fn relying_party(config: &Config) -> Result<Webauthn, crate::Error> {
         .iter()
         .map(|o| Url::parse(o).map_err(|e| bad(format!("origin {o}: {e}"))))
         .collect::<Result<Vec<_>, _>>()?;
+    // A browser refuses an RP id that is not the origin's host or a parent domain of it.
+    for o in &origins {
+        let host = o.host_str().unwrap_or("");
+        if host != w.rp_id && !host.ends_with(&format!(".{}", w.rp_id)) {
+            return Err(bad(format!(
+                "origin {o} is not on rp_id {} or one of its subdomains",
+                w.rp_id
+            )));
+        }
+    }
     let (first, rest) = origins
         .split_first()
         .ok_or_else(|| bad("no origin".into()))?;
@@ -299,6 +309,8 @@ mod tests {
         relying_party(&c).expect("localhost, any port");
         let mut c = Config::default();
         c.webauthn.rp_id = "example.org".into();
+        relying_party(&c).expect("https://example.org:8443");
+        c.webauthn.rp_origins = "https://localhost:8443".into();
         assert!(
             relying_party(&c).is_err(),
             "rp id not a suffix of the origin's host"
