@@ -104,7 +104,7 @@ fn main() {
             .post(
                 "/api/v1/users",
                 Some(&admin),
-                json!({"username": "bench", "password": "quiet harbour lights"}),
+                json!({"username": "bench", "password": "quiet harbour lights", "must_change_password": false}),
             )
             .await;
         assert_eq!(r.status, 201);
@@ -112,7 +112,7 @@ fn main() {
             .post(
                 "/api/v1/login",
                 None,
-                json!({"username": "bench", "password": "quiet harbour lights"}),
+                json!({"username": "bench", "password": "quiet harbour lights", "must_change_password": false}),
             )
             .await
             .json()["session"]

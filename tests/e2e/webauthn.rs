@@ -10,7 +10,7 @@ use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 use webauthn_rs::prelude::{CreationChallengeResponse, RequestChallengeResponse};
 
 const PW: &str = "lavender-tortoise-42";
-const ADMIN_NEW: &str = "a much longer admin passphrase";
+const ADMIN_NEW: &str = "a much longer root passphrase";
 
 fn origin(server: &Server) -> Url {
     Url::parse(&format!("https://localhost:{}", server.addr.port())).expect("origin")
@@ -26,7 +26,7 @@ async fn user(c: &Client, admin: &str, name: &str) -> String {
         .post(
             "/api/v1/users",
             Some(admin),
-            json!({ "username": name, "password": PW, "roles": ["user"] }),
+            json!({ "username": name, "password": PW, "roles": ["user"], "must_change_password": false }),
         )
         .await;
     assert_eq!(r.status, 201, "{:?}", r.body);

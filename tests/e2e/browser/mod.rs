@@ -30,12 +30,12 @@ fn spki_pin(server: &Server) -> String {
 async fn setup(name: &str) -> (Server, Browser, String) {
     let server = Server::start().await;
     let c = server.client();
-    let admin = support::admin_session(&c, "a much longer admin passphrase").await;
+    let admin = support::admin_session(&c, "a much longer root passphrase").await;
     let r = c
         .post(
             "/api/v1/users",
             Some(&admin),
-            json!({ "username": name, "password": PW, "roles": ["user"] }),
+            json!({ "username": name, "password": PW, "roles": ["user"], "must_change_password": false }),
         )
         .await;
     assert_eq!(r.status, 201, "{:?}", r.body);
