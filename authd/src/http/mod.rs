@@ -69,8 +69,8 @@ pub fn router(app: Authd) -> Result<Router, crate::Error> {
 }
 
 /// Content-Security-Policy for every response: no script but our own files, no inline style,
-/// no framing, forms only to ourselves.
-pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+/// no framing, forms only to ourselves; `webauthn.js` may call our own endpoints.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data:; \
      form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 async fn guard_time_and_headers(
