@@ -167,7 +167,7 @@ pub fn register_start(
         None => wa::new_user_handle()?,
     };
     let uuid = wa::handle_uuid(&handle).ok_or_else(|| internal("user handle", "length"))?;
-    let exclude = existing.iter().map(|k| k.cred_id.clone().into()).collect();
+    let exclude = existing.iter().map(|k| k.cred_id.clone()).collect();
     let (ccr, state) = rp
         .start_passkey_registration(uuid, &who.user.username, &who.user.username, Some(exclude))
         .map_err(|e| internal("start registration", e))?;
