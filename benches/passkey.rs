@@ -112,7 +112,7 @@ fn main() {
             .post(
                 "/api/v1/login",
                 None,
-                json!({"username": "bench", "password": "quiet harbour lights", "must_change_password": false}),
+                json!({"username": "bench", "password": "quiet harbour lights"}),
             )
             .await
             .json()["session"]
