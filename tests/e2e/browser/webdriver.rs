@@ -172,9 +172,9 @@ impl Browser {
         v["value"][ELEMENT].as_str().map(|s| Element(s.to_owned()))
     }
 
-    /// The first element matching `css`, waiting up to 10 s for it.
+    /// The first element matching `css`, waiting up to 30 s for it.
     pub async fn find(&self, css: &str) -> Element {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(e) = self.try_find(css).await {
                 return e;
@@ -238,9 +238,9 @@ impl Browser {
         .to_owned()
     }
 
-    /// Wait up to 10 s until the URL's path is `path`.
+    /// Wait up to 30 s until the URL's path is `path`.
     pub async fn wait_path(&self, path: &str) {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let u = self.url().await;
             let here = u
