@@ -94,6 +94,9 @@ pub enum Error {
     /// The password hashing pool is saturated; retry shortly.
     #[error("the server is busy; retry in a moment")]
     Overloaded,
+    /// A security key or passkey ceremony was refused (the refusal's code says why).
+    #[error("{0}")]
+    Webauthn(#[from] crate::credentials::webauthn::Refusal),
     /// Something broke inside the server (store, crypto). Details are logged, not shown.
     #[error("internal error")]
     Internal(String),
@@ -125,6 +128,7 @@ impl Error {
             Error::SeatsFull => "seats_full",
             Error::MfaRequired => "mfa_required",
             Error::ReauthRequired => "reauth_required",
+            Error::Webauthn(r) => r.code(),
             Error::Internal(_) => "internal_error",
         }
     }
@@ -151,6 +155,7 @@ impl Error {
             | Error::Unprocessable { .. } => 422,
             Error::MethodNotAvailable | Error::InvalidRequest(_) => 400,
             Error::Overloaded | Error::SeatsFull => 503,
+            Error::Webauthn(r) => r.status(),
             Error::Internal(_) => 500,
         }
     }
@@ -234,6 +239,11 @@ mod tests {
             (Error::SeatsFull, "seats_full", 503),
             (Error::MfaRequired, "mfa_required", 403),
             (Error::ReauthRequired, "reauth_required", 403),
+            (
+                Error::Webauthn(crate::credentials::webauthn::Refusal::CeremonyUsed),
+                "webauthn_ceremony_used",
+                401,
+            ),
             (Error::Internal("db".into()), "internal_error", 500),
         ];
         for (e, code, status) in cases {

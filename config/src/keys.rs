@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use toml::Value;
 
 /// The `[section]` names, in the order of [`crate::Config`]'s fields.
-pub(crate) const SECTIONS: [&str; 13] = [
+pub(crate) const SECTIONS: [&str; 14] = [
     "server",
     "tls",
     "log",
@@ -21,6 +21,7 @@ pub(crate) const SECTIONS: [&str; 13] = [
     "guard",
     "backups",
     "bootstrap",
+    "webauthn",
 ];
 
 /// Prefix of every environment variable read by [`crate::load`].
@@ -71,7 +72,7 @@ const fn key(section: &'static str, name: &'static str, kind: Kind) -> Key {
 
 /// Every setting, in the order of the structs' fields. Tests keep it equal to the structs,
 /// to `sesame.toml.example` and to `docs/configuration.md`.
-pub(crate) const KEYS: [Key; 61] = [
+pub(crate) const KEYS: [Key; 68] = [
     key("server", "listen", Kind::SocketAddr),
     key("server", "data_dir", Kind::Path),
     key("server", "max_connections", Kind::Usize),
@@ -133,6 +134,13 @@ pub(crate) const KEYS: [Key; 61] = [
     key("backups", "archives_kept", Kind::Usize),
     key("bootstrap", "admin_username", Kind::Str),
     key("bootstrap", "password_file", Kind::OptPath),
+    key("webauthn", "rp_id", Kind::Str),
+    key("webauthn", "rp_origins", Kind::Str),
+    key("webauthn", "ceremony_lifetime", Kind::Duration),
+    key("webauthn", "cloned_counter", Kind::Str),
+    key("webauthn", "passwordless_denied_roles", Kind::Str),
+    key("webauthn", "attestation_roles", Kind::Str),
+    key("webauthn", "attestation_aaguids", Kind::Str),
 ];
 
 impl Key {

@@ -40,6 +40,8 @@ pub struct Config {
     pub backups: Backups,
     /// `[bootstrap]`: the first administrator account.
     pub bootstrap: Bootstrap,
+    /// `[webauthn]`: security keys and passkeys (relying party, ceremonies, per-role policy).
+    pub webauthn: Webauthn,
 }
 
 impl Config {
@@ -481,6 +483,72 @@ impl Default for Bootstrap {
             password_file: None,
         }
     }
+}
+
+/// `[webauthn]`: FIDO2 security keys and passkeys. The relying party (RP) id is the domain the
+/// credentials are bound to; the origins are the exact `https://host:port` the browser shows.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Webauthn {
+    /// Relying-party id: the domain credentials are bound to. Default `localhost`.
+    pub rp_id: String,
+    /// Comma-separated origins allowed to use the credentials. Empty (the default) means
+    /// `https://<rp_id>:<port of server.listen>`.
+    pub rp_origins: String,
+    /// Life of a registration or authentication ceremony. Default 5m.
+    #[serde(with = "crate::duration::as_text")]
+    pub ceremony_lifetime: Duration,
+    /// What a signature counter that went backwards does: `refuse` (default) the sign-in, or
+    /// `accept` it; either way the credential is marked possibly cloned and it is audited.
+    pub cloned_counter: String,
+    /// Comma-separated roles whose accounts may not sign in with a passkey alone (they use a
+    /// key as a second factor only). Default empty: every role may.
+    pub passwordless_denied_roles: String,
+    /// Comma-separated roles whose accounts may register only authenticator models listed in
+    /// `attestation_aaguids`. Default empty: any model, for every role.
+    pub attestation_roles: String,
+    /// Comma-separated AAGUIDs (authenticator models) accepted for `attestation_roles`.
+    pub attestation_aaguids: String,
+}
+
+impl Default for Webauthn {
+    fn default() -> Self {
+        Self {
+            rp_id: "localhost".to_owned(),
+            rp_origins: String::new(),
+            ceremony_lifetime: Duration::from_secs(300),
+            cloned_counter: "refuse".to_owned(),
+            passwordless_denied_roles: String::new(),
+            attestation_roles: String::new(),
+            attestation_aaguids: String::new(),
+        }
+    }
+}
+
+impl Webauthn {
+    /// The allowed origins: `rp_origins`, or `https://<rp_id>:<port>` when it is empty.
+    pub fn origins(&self, listen_port: u16) -> Vec<String> {
+        let listed: Vec<String> = split_list(&self.rp_origins);
+        if listed.is_empty() {
+            vec![format!("https://{}:{listen_port}", self.rp_id)]
+        } else {
+            listed
+        }
+    }
+
+    /// Whether the counter regression policy refuses the sign-in.
+    pub fn refuse_cloned(&self) -> bool {
+        self.cloned_counter != "accept"
+    }
+}
+
+/// The non-empty, trimmed items of a comma-separated list.
+pub fn split_list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Optional paths are plain strings; the empty string means "not set", so the environment can

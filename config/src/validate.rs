@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::sections::{
     BackupCodes, Backups, Bootstrap, Guard, Hashing, Keys, Log, Mfa, Password, Server, Session,
-    Tls, Totp,
+    Tls, Totp, Webauthn, split_list,
 };
 use crate::{Config, ConfigError, format_duration};
 
@@ -30,7 +30,8 @@ impl Config {
         keys(&self.keys)?;
         guard(&self.guard)?;
         backups(&self.backups)?;
-        bootstrap(&self.bootstrap)
+        bootstrap(&self.bootstrap)?;
+        webauthn(&self.webauthn)
     }
 }
 
@@ -481,6 +482,105 @@ fn bootstrap(bootstrap: &Bootstrap) -> Result<(), ConfigError> {
     Ok(())
 }
 
+const ROLE_NAMES: [&str; 4] = ["user", "helpdesk", "technician", "admin"];
+
+fn webauthn(w: &Webauthn) -> Result<(), ConfigError> {
+    let host_ok = |h: &str| {
+        !h.is_empty()
+            && h.len() <= 253
+            && h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+    };
+    if !host_ok(&w.rp_id) {
+        return Err(invalid(
+            "webauthn.rp_id",
+            format!(
+                "must be a domain name such as sesame.example.org, got {:?}",
+                w.rp_id
+            ),
+        ));
+    }
+    for origin in split_list(&w.rp_origins) {
+        let rest = origin.strip_prefix("https://").unwrap_or("");
+        let host =
+            rest.rsplit_once(':').map_or(
+                rest,
+                |(h, port)| {
+                    if port.parse::<u16>().is_ok() { h } else { "" }
+                },
+            );
+        if !host_ok(host) {
+            return Err(invalid(
+                "webauthn.rp_origins",
+                format!(
+                    "must be comma-separated origins such as https://sesame.example.org:8443 (no path), got {origin:?}"
+                ),
+            ));
+        }
+    }
+    duration_between(
+        "webauthn.ceremony_lifetime",
+        w.ceremony_lifetime,
+        Duration::from_secs(30),
+        Duration::from_secs(3600),
+    )?;
+    if !matches!(w.cloned_counter.as_str(), "refuse" | "accept") {
+        return Err(invalid(
+            "webauthn.cloned_counter",
+            format!(
+                "must be \"refuse\" or \"accept\", got {:?}",
+                w.cloned_counter
+            ),
+        ));
+    }
+    for (key, list) in [
+        (
+            "webauthn.passwordless_denied_roles",
+            &w.passwordless_denied_roles,
+        ),
+        ("webauthn.attestation_roles", &w.attestation_roles),
+    ] {
+        if let Some(bad) = split_list(list)
+            .into_iter()
+            .find(|r| !ROLE_NAMES.contains(&r.as_str()))
+        {
+            return Err(invalid(
+                key,
+                format!("must list roles among user, helpdesk, technician, admin, got {bad:?}"),
+            ));
+        }
+    }
+    let is_uuid = |s: &str| {
+        s.len() == 36
+            && s.char_indices().all(|(i, c)| {
+                if matches!(i, 8 | 13 | 18 | 23) {
+                    c == '-'
+                } else {
+                    c.is_ascii_hexdigit()
+                }
+            })
+    };
+    if let Some(bad) = split_list(&w.attestation_aaguids)
+        .into_iter()
+        .find(|a| !is_uuid(a))
+    {
+        return Err(invalid(
+            "webauthn.attestation_aaguids",
+            format!(
+                "must be comma-separated AAGUIDs such as cb69481e-8ff7-4039-93ec-0a2729a154a8, got {bad:?}"
+            ),
+        ));
+    }
+    if !split_list(&w.attestation_roles).is_empty() && split_list(&w.attestation_aaguids).is_empty()
+    {
+        return Err(invalid(
+            "webauthn.attestation_aaguids",
+            "must list at least one AAGUID when webauthn.attestation_roles is set",
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::PathBuf;
@@ -675,6 +775,45 @@ mod tests {
         assert_eq!(
             message(|c| c.backup_codes.warn_at_or_below = 10),
             "backup_codes.warn_at_or_below must be below backup_codes.count (10), got 10"
+        );
+    }
+
+    #[test]
+    fn webauthn_rules() {
+        assert_eq!(
+            message(|c| c.webauthn.rp_id = "exa mple".into()),
+            "webauthn.rp_id must be a domain name such as sesame.example.org, got \"exa mple\""
+        );
+        assert!(
+            message(|c| c.webauthn.rp_origins = "http://localhost:8443".into())
+                .starts_with("webauthn.rp_origins must be comma-separated origins")
+        );
+        assert!(
+            message(|c| c.webauthn.ceremony_lifetime = Duration::from_secs(5))
+                .starts_with("webauthn.ceremony_lifetime")
+        );
+        assert_eq!(
+            message(|c| c.webauthn.cloned_counter = "ignore".into()),
+            "webauthn.cloned_counter must be \"refuse\" or \"accept\", got \"ignore\""
+        );
+        assert!(
+            message(|c| c.webauthn.passwordless_denied_roles = "admin,root".into())
+                .contains("got \"root\"")
+        );
+        assert!(
+            message(|c| c.webauthn.attestation_roles = "admin".into())
+                .starts_with("webauthn.attestation_aaguids must list at least one")
+        );
+        let mut ok = Config::default();
+        ok.webauthn.rp_origins =
+            "https://sesame.example.org, https://sesame.example.org:8443".into();
+        ok.webauthn.attestation_roles = "admin".into();
+        ok.webauthn.attestation_aaguids = "cb69481e-8ff7-4039-93ec-0a2729a154a8".into();
+        ok.validate().unwrap();
+        assert_eq!(ok.webauthn.origins(8443).len(), 2);
+        assert_eq!(
+            Config::default().webauthn.origins(9443),
+            vec!["https://localhost:9443".to_owned()]
         );
     }
 

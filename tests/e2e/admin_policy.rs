@@ -43,6 +43,7 @@ fn concrete(pattern: &str) -> String {
         .replace("{address}", "198.51.100.77")
         .replace("{install_id}", "0123456789abcdef")
         .replace("{platform}", "linux-x86_64")
+        .replace("{credential_id}", "AAAA")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,3 +8,4 @@ pub mod password;
 pub mod pin;
 pub mod tokens;
 pub mod totp;
+pub mod webauthn;

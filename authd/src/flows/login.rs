@@ -29,6 +29,8 @@ pub enum MfaMethod {
     Totp,
     /// One of the user's backup codes.
     BackupCode,
+    /// A security key or passkey (`/login/webauthn/start` and `/finish`).
+    Webauthn,
 }
 
 impl MfaMethod {
@@ -37,6 +39,7 @@ impl MfaMethod {
         match self {
             MfaMethod::Totp => "totp",
             MfaMethod::BackupCode => "backup_code",
+            MfaMethod::Webauthn => "webauthn",
         }
     }
 }
@@ -221,9 +224,12 @@ pub fn mfa_methods(app: &Authd, user: &User) -> Result<Vec<MfaMethod>> {
     let mut m = Vec::new();
     if app.store.list_totp(user.id)?.iter().any(|c| c.confirmed) {
         m.push(MfaMethod::Totp);
-        if app.store.count_backup_codes(user.id)? > 0 {
-            m.push(MfaMethod::BackupCode);
-        }
+    }
+    if !app.store.list_webauthn(user.id)?.is_empty() {
+        m.push(MfaMethod::Webauthn);
+    }
+    if !m.is_empty() && app.store.count_backup_codes(user.id)? > 0 {
+        m.push(MfaMethod::BackupCode);
     }
     Ok(m)
 }
@@ -411,6 +417,11 @@ pub fn mfa_step(
                     step,
                 },
             )
+        }
+        MfaMethod::Webauthn => {
+            return Err(Error::InvalidRequest(
+                "a security key answers through /api/v1/login/webauthn/finish".into(),
+            ));
         }
         MfaMethod::BackupCode => match backup_codes::normalize(code) {
             None => None,

@@ -13,6 +13,7 @@ pub mod login;
 pub mod policy;
 pub mod resets;
 pub mod validate;
+pub mod webauthn;
 
 #[cfg(test)]
 pub(crate) mod testkit;
@@ -24,3 +25,5 @@ mod tests_guard;
 mod tests_keys;
 #[cfg(test)]
 mod tests_resets;
+#[cfg(test)]
+mod tests_webauthn;

@@ -20,15 +20,17 @@ pub fn mfa_required_for(app: &Authd, roles: &[Role], groups: &[String]) -> Resul
     Ok(app.store.mfa_policy()?.requires(roles, groups))
 }
 
-/// The second factors `user` can present after a password: confirmed TOTP devices. (Hardware
-/// keys are a login of their own, PIN ‖ code; backup codes only stand in for a device.)
+/// The second factors `user` can present after a password: confirmed TOTP devices and WebAuthn
+/// security keys or passkeys. (Hardware OTP keys are a login of their own, PIN ‖ code; backup
+/// codes only stand in for a device.)
 pub fn second_factor_count(app: &Authd, user: &User) -> Result<usize> {
-    Ok(app
+    let totp = app
         .store
         .list_totp(user.id)?
         .iter()
         .filter(|c| c.confirmed)
-        .count())
+        .count();
+    Ok(totp + app.store.list_webauthn(user.id)?.len())
 }
 
 /// Refuse removing one of `user`'s second factors when it is the last and policy requires one.

@@ -101,6 +101,8 @@ pub fn reauth(
                 }
                 found
             }
+            // A key's answer needs a ceremony of its own: step up with a code instead.
+            MfaMethod::Webauthn => return Err(Error::MethodNotAvailable),
         };
         match found {
             Some(e) => Some(e),

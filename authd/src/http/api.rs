@@ -79,7 +79,7 @@ pub fn session_json(s: &IssuedSession) -> Value {
     v
 }
 
-/// JSON view of a login step.
+/// JSON view of a login step (also used by `api_webauthn`).
 pub(crate) fn step_json(step: LoginStep) -> Value {
     match step {
         LoginStep::Session(s) => session_json(&s),

@@ -11,6 +11,7 @@ pub mod api_account;
 pub mod api_console;
 pub mod api_guard;
 pub mod api_keys;
+pub mod api_webauthn;
 pub mod error;
 pub mod extract;
 pub mod guard_layer;
@@ -52,6 +53,7 @@ pub fn router(app: Authd) -> Result<Router, crate::Error> {
         .merge(api_console::routes())
         .merge(api_keys::routes())
         .merge(api_guard::routes())
+        .merge(api_webauthn::routes())
         .merge(web::routes())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
@@ -71,8 +73,8 @@ pub fn router(app: Authd) -> Result<Router, crate::Error> {
 }
 
 /// Content-Security-Policy for every response: no script but our own files, no inline style,
-/// no framing, forms only to ourselves.
-pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+/// no framing, forms only to ourselves; `webauthn.js` may call our own endpoints.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self' data:; \
      form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 async fn guard_time_and_headers(

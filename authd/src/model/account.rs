@@ -254,6 +254,8 @@ pub struct NewMfaReset {
 pub struct ResetOutcome {
     /// TOTP devices deleted.
     pub totp_devices: u64,
+    /// WebAuthn security keys and passkeys deleted.
+    pub webauthn_keys: u64,
     /// Unused backup codes voided.
     pub backup_codes: u64,
     /// Hardware keys disabled.

@@ -10,6 +10,8 @@ mod keys;
 pub use account::*;
 pub use console::*;
 pub use keys::*;
+mod webauthn;
+pub use webauthn::*;
 
 /// Primary key of an account.
 pub type UserId = i64;

@@ -17,12 +17,14 @@ mod guard;
 mod keys;
 pub mod schema;
 pub mod sqlite;
+pub mod webauthn;
 mod writer;
 
 pub use accounts::AccountStore;
 pub use console::ConsoleStore;
 pub use guard::{GuardStore, RuleChange, RuleCheck, RuleEdit, Suspension};
 pub use keys::KeyStore;
+pub use webauthn::WebauthnStore;
 
 use crate::clock::UnixTime;
 use crate::model::*;
@@ -162,7 +164,7 @@ pub enum Next {
 
 /// The domain operations authd needs from persistent storage.
 pub trait Store:
-    KeyStore + GuardStore + AccountStore + ConsoleStore + Send + Sync + std::fmt::Debug
+    KeyStore + GuardStore + AccountStore + ConsoleStore + WebauthnStore + Send + Sync + std::fmt::Debug
 {
     // ---- accounts
     /// Number of accounts (bootstrap checks for zero).

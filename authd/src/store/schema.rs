@@ -231,4 +231,39 @@ pub const MIGRATIONS: &[&str] = &[
         revoked_at INTEGER
     ) STRICT;
     "#,
+    // 6: WebAuthn: security keys and passkeys, and their ceremonies (single-use, expiring; a used
+    // one keeps its row without its state until it would have expired).
+    r#"
+    CREATE TABLE webauthn_credentials (
+        id INTEGER PRIMARY KEY,
+        cred_id BLOB NOT NULL UNIQUE,
+        user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+        user_handle BLOB NOT NULL,
+        label TEXT NOT NULL,
+        credential TEXT NOT NULL,
+        counter INTEGER NOT NULL,
+        backup_eligible INTEGER NOT NULL,
+        backup_state INTEGER NOT NULL,
+        aaguid TEXT,
+        possibly_cloned INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        last_used_at INTEGER
+    ) STRICT;
+    CREATE INDEX webauthn_by_user ON webauthn_credentials(user_id);
+
+    CREATE TABLE webauthn_ceremonies (
+        id INTEGER PRIMARY KEY,
+        token_hash BLOB NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        user_id INTEGER REFERENCES users(id) ON DELETE CASCADE,
+        challenge_id INTEGER,
+        label TEXT NOT NULL,
+        state TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        used_at INTEGER
+    ) STRICT;
+    CREATE INDEX webauthn_ceremony_by_challenge ON webauthn_ceremonies(challenge_id);
+    CREATE INDEX webauthn_ceremony_by_expiry ON webauthn_ceremonies(expires_at);
+    "#,
 ];

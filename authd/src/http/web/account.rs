@@ -48,6 +48,8 @@ struct AccountPage {
     sessions: Vec<SessionRow>,
     /// Profile, groups, MFA policy note and photo (`account_profile`).
     me: super::account_profile::Extras,
+    /// The security keys section (our own template, rendered).
+    webauthn: String,
 }
 
 #[derive(Template)]
@@ -80,6 +82,7 @@ struct AccountData {
     backup_remaining: u64,
     sessions: Vec<Session>,
     me: super::account_profile::Extras,
+    webauthn: Vec<crate::flows::webauthn::KeyView>,
 }
 
 /// The account page, its data read fresh. `backup_low` asks for the low-codes warning.
@@ -101,6 +104,7 @@ pub(super) async fn account_page(
                 backup_remaining: app.store.count_backup_codes(who.user.id)?,
                 sessions: account::sessions(app, &who, now)?,
                 me: super::account_profile::extras(app, &who.user)?,
+                webauthn: crate::flows::webauthn::list(app, who.user.id)?,
             })
         })
         .await;
@@ -137,6 +141,7 @@ pub(super) async fn account_page(
                 last_used: d.last_used_at.map(when),
             })
             .collect(),
+        webauthn: super::webauthn::account_section(s.lang, &s.csrf, &data.webauthn),
         backup_remaining: data.backup_remaining,
         backup_low,
         sessions: data

@@ -80,6 +80,14 @@ pub(crate) fn same_origin(headers: &HeaderMap, uri: &Uri) -> bool {
     let Ok(origin) = origin.to_str() else {
         return false;
     };
+    // Our pages send `Referrer-Policy: no-referrer`, under which browsers send `Origin: null`
+    // with a form POST (Fetch §3.2.5): then only `Sec-Fetch-Site: same-origin` vouches for it.
+    if origin == "null" {
+        return headers
+            .get("sec-fetch-site")
+            .and_then(|s| s.to_str().ok())
+            .is_some_and(|s| s.eq_ignore_ascii_case("same-origin"));
+    }
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -104,6 +112,19 @@ mod tests {
     use axum::http::HeaderValue;
 
     const KEY: [u8; 32] = [7; 32];
+
+    #[test]
+    fn null_origin_needs_same_origin_fetch_metadata() {
+        let uri: Uri = "/login".parse().unwrap();
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_static("localhost:8443"));
+        h.insert(header::ORIGIN, HeaderValue::from_static("null"));
+        assert!(!same_origin(&h, &uri), "null origin alone");
+        h.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
+        assert!(same_origin(&h, &uri), "a real browser's form POST");
+        h.insert("sec-fetch-site", HeaderValue::from_static("none"));
+        assert!(!same_origin(&h, &uri));
+    }
 
     #[test]
     fn token_verifies_for_its_binding_only() {

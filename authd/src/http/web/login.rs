@@ -27,6 +27,8 @@ struct LoginPage {
     username: String,
     /// Whether the key form is the one shown open (after a key sign-in attempt).
     key_open: bool,
+    /// "Sign in with a passkey" (our own template, rendered).
+    passkey: String,
 }
 
 #[derive(Template)]
@@ -36,6 +38,8 @@ struct MfaPage {
     c: Chrome,
     totp: bool,
     backup: bool,
+    /// "Use a security key" when the account has one (our own template, rendered).
+    webauthn: String,
 }
 
 #[derive(Template)]
@@ -124,6 +128,7 @@ pub(super) fn login_page(
     };
     v.set.extend(pre_cookie);
     let t = lang.tr();
+    let passkey = super::webauthn::passkey_button(lang, &csrf);
     let c = Chrome::anonymous(st, lang, "/login", csrf)
         .with_notice(t, v.query)
         .with_error(v.error);
@@ -132,6 +137,7 @@ pub(super) fn login_page(
         c,
         username: v.username,
         key_open: v.key_open,
+        passkey,
     };
     super::with_cookies(render(v.status, &page), v.set)
 }
@@ -239,11 +245,17 @@ fn render_mfa(
     error: Option<String>,
 ) -> Response {
     let t = lang.tr();
+    let page_csrf = csrf.clone();
     let page = MfaPage {
         t,
         c: Chrome::anonymous(st, lang, "/login/mfa", csrf).with_error(error),
         totp: methods.contains(&MfaMethod::Totp),
         backup: methods.contains(&MfaMethod::BackupCode),
+        webauthn: if methods.contains(&MfaMethod::Webauthn) {
+            super::webauthn::mfa_button(lang, &page_csrf)
+        } else {
+            String::new()
+        },
     };
     render(status, &page)
 }

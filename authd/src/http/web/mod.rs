@@ -37,6 +37,7 @@ mod strings;
 mod strings_guard;
 mod strings_keys;
 mod strings_policy;
+mod strings_webauthn;
 #[cfg(test)]
 mod test_browser;
 #[cfg(test)]
@@ -49,6 +50,7 @@ mod tests_guard;
 mod tests_keys;
 #[cfg(test)]
 mod tests_policy;
+mod webauthn;
 
 use super::AppState;
 use crate::clock::{UnixTime, rfc3339};
@@ -133,6 +135,14 @@ pub fn routes() -> Router<AppState> {
             post(helpdesk::temp_revoke),
         )
         .route("/static/sesame.css", get(stylesheet))
+        .route("/static/webauthn.js", get(webauthn::script))
+        .route("/account/webauthn/start", post(webauthn::account_start))
+        .route("/account/webauthn/finish", post(webauthn::account_finish))
+        .route("/account/webauthn/delete", post(webauthn::account_delete))
+        .route("/login/passkey/start", post(webauthn::passkey_start))
+        .route("/login/passkey/finish", post(webauthn::passkey_finish))
+        .route("/login/mfa/webauthn/start", post(webauthn::mfa_start))
+        .route("/login/mfa/webauthn/finish", post(webauthn::mfa_finish))
         .layer(axum::middleware::from_fn(remember_lang))
 }
 

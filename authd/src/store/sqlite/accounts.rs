@@ -62,6 +62,10 @@ fn reset_factors_tx(
         "DELETE FROM backup_codes WHERE user_id = ?1 AND used_at IS NULL",
         [user],
     )?;
+    let webauthn = c.execute(
+        "DELETE FROM webauthn_credentials WHERE user_id = ?1",
+        [user],
+    )?;
     let keys = c.execute(
         "UPDATE otp_keys SET state = 'disabled', disabled_reason = 'other', disabled_note = ?3,
                  disabled_at = ?2
@@ -76,6 +80,7 @@ fn reset_factors_tx(
     let sessions = revoke_sessions_tx(c, user, now, None)?;
     Ok(ResetOutcome {
         totp_devices: totp as u64,
+        webauthn_keys: webauthn as u64,
         backup_codes: codes as u64,
         keys: keys as u64,
         sessions: sessions as u64,

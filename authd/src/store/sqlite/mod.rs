@@ -9,6 +9,7 @@ pub mod backup;
 mod console;
 mod guard;
 mod keys;
+mod webauthn;
 
 use super::writer::Writer;
 use super::*;
