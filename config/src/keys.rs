@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use toml::Value;
 
 /// The `[section]` names, in the order of [`crate::Config`]'s fields.
-pub(crate) const SECTIONS: [&str; 12] = [
+pub(crate) const SECTIONS: [&str; 13] = [
     "server",
     "tls",
     "log",
@@ -20,6 +20,7 @@ pub(crate) const SECTIONS: [&str; 12] = [
     "guard",
     "backups",
     "bootstrap",
+    "relay",
 ];
 
 /// Prefix of every environment variable read by [`crate::load`].
@@ -68,7 +69,7 @@ const fn key(section: &'static str, name: &'static str, kind: Kind) -> Key {
 
 /// Every setting, in the order of the structs' fields. Tests keep it equal to the structs,
 /// to `sesame.toml.example` and to `docs/configuration.md`.
-pub(crate) const KEYS: [Key; 58] = [
+pub(crate) const KEYS: [Key; 78] = [
     key("server", "listen", Kind::SocketAddr),
     key("server", "data_dir", Kind::Path),
     key("server", "max_connections", Kind::Usize),
@@ -127,6 +128,26 @@ pub(crate) const KEYS: [Key; 58] = [
     key("backups", "archives_kept", Kind::Usize),
     key("bootstrap", "admin_username", Kind::Str),
     key("bootstrap", "password_file", Kind::OptPath),
+    key("relay", "listen", Kind::SocketAddr),
+    key("relay", "data_dir", Kind::OptPath),
+    key("relay", "key_digits", Kind::U32),
+    key("relay", "key_lifetime", Kind::Duration),
+    key("relay", "key_failures", Kind::U32),
+    key("relay", "key_suspension", Kind::Duration),
+    key("relay", "recheck_every", Kind::Duration),
+    key("relay", "invitation_lifetime", Kind::Duration),
+    key("relay", "resume_grace", Kind::Duration),
+    key("relay", "retention", Kind::Duration),
+    key("relay", "session_bandwidth", Kind::U64),
+    key("relay", "max_connections", Kind::Usize),
+    key("relay", "metrics_listen", Kind::Str),
+    key("relay", "authd_address", Kind::Str),
+    key("relay", "authd_ca_file", Kind::OptPath),
+    key("relay", "authd_server_name", Kind::Str),
+    key("relay", "smtp_host", Kind::Str),
+    key("relay", "smtp_port", Kind::U32),
+    key("relay", "smtp_starttls", Kind::Str),
+    key("relay", "smtp_from", Kind::Str),
 ];
 
 impl Key {
@@ -233,6 +254,8 @@ mod tests {
         config.tls.cert_file = Some(PathBuf::from("cert.pem"));
         config.tls.key_file = Some(PathBuf::from("key.pem"));
         config.bootstrap.password_file = Some(PathBuf::from("password"));
+        config.relay.data_dir = Some(PathBuf::from("relay"));
+        config.relay.authd_ca_file = Some(PathBuf::from("authd.pem"));
         toml::Table::try_from(&config).unwrap()
     }
 

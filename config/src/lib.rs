@@ -44,7 +44,7 @@ use std::path::Path;
 pub use duration::{DurationError, format_duration, parse_duration};
 pub use error::ConfigError;
 pub use sections::{
-    BackupCodes, Backups, Bootstrap, Config, Guard, Hashing, Keys, Log, LogFormat, Password,
+    BackupCodes, Backups, Bootstrap, Config, Guard, Hashing, Keys, Log, LogFormat, Password, Relay,
     Server, Session, Tls, Totp,
 };
 

@@ -10,4 +10,5 @@ mod guard;
 mod keys;
 mod process;
 mod refusals;
+mod relay;
 mod sessions;
