@@ -102,27 +102,44 @@ async fn run(cfg: sesame_config::Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
-    let relay_listener = tokio::net::TcpListener::bind(relay_listen)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {relay_listen} (relay): {e}"))?;
+    // authd is the primary service: if the relay's port is taken, authd still runs and the
+    // operator is told loudly.
+    let relay_listener = match tokio::net::TcpListener::bind(relay_listen).await {
+        Ok(l) => Some(l),
+        Err(e) => {
+            eprintln!(
+                "error: the support relay is NOT running: cannot listen on {relay_listen}: {e} (set --relay-listen or relay.listen)"
+            );
+            None
+        }
+    };
     authd::server::print_banner(&prepared, listener.local_addr()?);
     let authd::server::Prepared { app, tls, .. } = prepared;
-    let relay = support_relay::server::build(relay::deps(&app, tls.config.clone())?)?;
-    support_relay::server::spawn_metrics(&app.config, relay.clone()).await?;
-    println!(
-        "Sesame support relay listening on {} (same certificate)",
-        relay_listener.local_addr()?
-    );
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let relay_task = tokio::spawn(support_relay::server::serve(relay_listener, relay, {
-        let mut rx = stop_rx.clone();
-        async move {
-            let _ = rx.changed().await;
-        }
-    }));
+    let mut relay_task = None;
+    if let Some(relay_listener) = relay_listener {
+        let relay = support_relay::server::build(relay::deps(&app, tls.config.clone())?)?;
+        support_relay::server::spawn_metrics(&app.config, relay.clone()).await?;
+        println!(
+            "Sesame support relay listening on {} (same certificate)",
+            relay_listener.local_addr()?
+        );
+        relay_task = Some(tokio::spawn(support_relay::server::serve(
+            relay_listener,
+            relay,
+            {
+                let mut rx = stop_rx.clone();
+                async move {
+                    let _ = rx.changed().await;
+                }
+            },
+        )));
+    }
     authd::server::serve(listener, app, tls.config, authd::server::shutdown_signal()).await?;
     let _ = stop_tx.send(true);
-    let _ = relay_task.await;
+    if let Some(t) = relay_task {
+        let _ = t.await;
+    }
     println!("Sesame stopped");
     Ok(())
 }

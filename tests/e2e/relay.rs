@@ -54,6 +54,7 @@ pub struct Rig {
     pub dir: tempfile::TempDir,
     pub relay_dir: PathBuf,
     pub mail: std::sync::mpsc::Receiver<String>,
+    pub handle: support_relay::server::Handle,
     stop: Vec<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -157,6 +158,7 @@ impl Rig {
         let (s2, r2) = tokio::sync::oneshot::channel::<()>();
         let deps = adapter::deps(&app, server_tls.clone()).expect("deps");
         let handle = support_relay::server::build(deps).expect("relay");
+        let kept = handle.clone();
         tokio::spawn(async move {
             let _ = authd::server::serve(listener, app, server_tls, async {
                 let _ = r1.await;
@@ -181,6 +183,7 @@ impl Rig {
             dir,
             relay_dir,
             mail,
+            handle: kept,
             stop: vec![s1, s2],
         }
     }
@@ -684,4 +687,16 @@ async fn support_session_end_to_end() {
     assert!(text(&o).0.contains("member_joined"), "{:?}", text(&o));
     let o = out(rig.console("tom", &["admin", "list"])).await;
     assert!(text(&o).1.contains("forbidden"), "{:?}", text(&o));
+
+    // Prometheus metrics: sessions, bytes, pairing latency.
+    let m = rig.handle.metrics_text();
+    assert!(m.contains("relay_sessions_created_total 1\n"), "{m}");
+    assert!(m.contains("relay_pairing_latency_seconds_count 1\n"), "{m}");
+    assert!(m.contains("relay_sessions 0\n"), "ended: {m}");
+    let bytes: u64 = m
+        .lines()
+        .find_map(|l| l.strip_prefix("relay_forwarded_bytes_total "))
+        .and_then(|v| v.parse().ok())
+        .expect("bytes metric");
+    assert!(bytes >= 700_000 + 90_000, "push + pull at least: {bytes}");
 }

@@ -300,6 +300,13 @@ impl Mux {
     }
 }
 
+impl Drop for Mux {
+    /// Dropping the multiplexer closes the connection (its tasks would otherwise keep it open).
+    fn drop(&mut self) {
+        self.out.close();
+    }
+}
+
 /// One channel: send with flow control, receive with automatic window grants.
 #[derive(Debug)]
 pub struct Channel {

@@ -267,4 +267,93 @@ async fn wire_level_refusals_close_only_that_connection() {
         })
         .await;
     assert_eq!(r.expect_err("refused").code(), Some("unknown_step"));
+    // Each refusal is counted, by reason.
+    let m = rig.handle.metrics_text();
+    for reason in [
+        "frame_too_large",
+        "tls_handshake",
+        "unauthenticated_frame",
+        "hello",
+    ] {
+        assert!(
+            m.contains(&format!("relay_refusals_total{{reason=\"{reason}\"}} 1")),
+            "{reason}: {m}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_customer_resumes_within_the_grace_period_only() {
+    let rig = Rig::start().await;
+    let admin = admin_session(&rig.api, "second root passphrase").await;
+    let key = tech_with_key(&rig, &admin, "tom").await;
+    let cfg = support_relay::tls::client_config_from_file(&rig.ca).expect("ca");
+    let relay = rig.relay.to_string();
+    let connect = || support_relay::client::connect(&relay, "localhost", cfg.clone());
+    let mut c = connect().await.expect("connect");
+    let Control::Joined {
+        resume_token,
+        session,
+        ..
+    } = c
+        .request(&Control::Join {
+            key: key.clone(),
+            name: "Alice".into(),
+        })
+        .await
+        .expect("join")
+    else {
+        panic!("not joined")
+    };
+    // The connection drops; within the grace period the token resumes the same session, once.
+    drop(c);
+    let mut c = connect().await.expect("reconnect");
+    let again = c
+        .request(&Control::Resume {
+            token: resume_token.clone(),
+        })
+        .await
+        .expect("resume");
+    let Control::Joined {
+        session: s2,
+        resume_token: t2,
+        ..
+    } = again
+    else {
+        panic!("{again:?}")
+    };
+    assert_eq!(s2, session);
+    let mut other = connect().await.expect("connect");
+    let r = other
+        .request(&Control::Resume {
+            token: resume_token,
+        })
+        .await;
+    assert_eq!(r.expect_err("single use").code(), Some("invalid_resume"));
+    // Dropped for longer than relay.resume_grace (2 min): refused.
+    let record = rig
+        .relay_dir
+        .join("sessions")
+        .join(&session)
+        .join("record.jsonl");
+    let lefts = || {
+        std::fs::read_to_string(&record)
+            .expect("record")
+            .matches("customer_left")
+            .count()
+    };
+    let before = lefts();
+    drop(c);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while lefts() == before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the relay did not notice the drop"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    rig.clock.advance(121);
+    let mut late = connect().await.expect("connect");
+    let r = late.request(&Control::Resume { token: t2 }).await;
+    assert_eq!(r.expect_err("too late").code(), Some("invalid_resume"));
 }
