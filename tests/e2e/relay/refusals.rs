@@ -357,3 +357,59 @@ async fn a_dropped_customer_resumes_within_the_grace_period_only() {
     let r = late.request(&Control::Resume { token: t2 }).await;
     assert_eq!(r.expect_err("too late").code(), Some("invalid_resume"));
 }
+
+/// The standalone relay's authenticator against the real authd over HTTPS: generic login steps
+/// relayed as is (errors included), identity with roles, and nothing once logged out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_authenticator_against_authd() {
+    use support_relay::auth::{Authenticator, HttpsAuthenticator};
+    let rig = Rig::start().await;
+    let admin = admin_session(&rig.api, "second root passphrase").await;
+    let secret = rig.account(&admin, "tom", json!(["technician"])).await;
+    let a = HttpsAuthenticator::new(rig.api.addr.to_string(), "localhost", rig.api.tls.clone())
+        .expect("authenticator");
+    let ip: std::net::IpAddr = "127.0.0.1".parse().expect("ip");
+    let (st, v) = a
+        .login_step(
+            "login",
+            json!({"username": "tom", "password": "wrong password!"}),
+            ip,
+        )
+        .await
+        .expect("answer");
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (401, Some("invalid_credentials"))
+    );
+    assert!(
+        a.login_step("users", json!({}), ip).await.is_err(),
+        "allow-list"
+    );
+    let (st, v) = a
+        .login_step(
+            "login",
+            json!({"username": "tom", "password": "violet-harbour-77"}),
+            ip,
+        )
+        .await
+        .expect("answer");
+    assert_eq!(st, 200);
+    assert_eq!(v["mfa_required"], true, "{v}");
+    rig.clock.advance(30);
+    let code = totp_code(&secret, rig.clock.now());
+    let (st, v) = a
+        .login_step(
+            "login/mfa",
+            json!({"challenge": v["challenge"], "method": "totp", "code": code}),
+            ip,
+        )
+        .await
+        .expect("answer");
+    assert_eq!(st, 200, "{v}");
+    let token = v["session"].as_str().expect("session").to_owned();
+    let who = a.identity(&token, ip).await.expect("me").expect("identity");
+    assert_eq!(who.username, "tom");
+    assert!(who.has("technician"));
+    a.logout(&token, ip).await.expect("logout");
+    assert_eq!(a.identity(&token, ip).await.expect("me"), None);
+}
