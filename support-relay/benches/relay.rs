@@ -153,14 +153,21 @@ fn socat(target: SocketAddr) -> Option<(std::process::Child, SocketAddr)> {
         .arg(format!("TCP:{target}"))
         .spawn()
         .ok()?;
+    let mut child = child;
     let a: SocketAddr = ([127, 0, 0, 1], port).into();
-    for _ in 0..100 {
+    // socat may take seconds to start on a loaded machine: wait up to 20 s for its port.
+    for _ in 0..1000 {
         if TcpStream::connect(a).is_ok() {
             return Some((child, a));
         }
-        std::thread::yield_now();
-        let _ = std::net::TcpStream::connect_timeout(&a, Duration::from_millis(20));
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "waiting for an external process to listen, in a benchmark"
+        )]
+        std::thread::sleep(Duration::from_millis(20));
     }
+    let _ = child.kill();
+    let _ = child.wait();
     None
 }
 
@@ -255,7 +262,9 @@ fn main() {
                     ours / s
                 );
             }
-            None => println!("{line}; socat not installed (scripts/setup installs it)"),
+            None => println!(
+                "{line}; socat unavailable (not installed, or did not start; scripts/setup installs it)"
+            ),
         }
     }
     let d = rtt(target, 2000);
