@@ -1,11 +1,12 @@
 //! `sesame`: the appliance binary. `sesame` (or `sesame run`) starts authd on embedded
-//! defaults; the support relay joins it in the same process when it lands. `sesame admin …`
+//! defaults and the support relay next to it in the same process (`relay.rs`). `sesame admin …`
 //! administers a running appliance over its API or a stopped one through its data directory.
 //! Argument parsing and wiring only: the domain lives in the crates.
 
 mod admin;
 mod admin_api;
 mod admin_backup;
+mod relay;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -17,13 +18,23 @@ struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
     #[command(flatten)]
-    run: authd::cli::RunArgs,
+    run: RunOpts,
+}
+
+/// Options of `sesame run`.
+#[derive(Debug, Clone, clap::Args)]
+struct RunOpts {
+    #[command(flatten)]
+    authd: authd::cli::RunArgs,
+    /// Support relay listen address (overrides relay.listen; default 127.0.0.1:8444).
+    #[arg(long, value_name = "ADDR")]
+    relay_listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the appliance (the default).
-    Run(authd::cli::RunArgs),
+    Run(RunOpts),
     /// Administer the appliance.
     Admin {
         #[command(subcommand)]
@@ -136,8 +147,63 @@ async fn main() -> anyhow::Result<()> {
         }
         None => cli.run,
     };
-    let cfg = args.load_config()?;
+    let mut cfg = args.authd.load_config()?;
+    if let Some(l) = args.relay_listen {
+        cfg.relay.listen = l;
+    }
     authd::cli::init_logging(&cfg.log);
-    authd::server::run(cfg).await?;
+    run(cfg).await
+}
+
+/// authd and the support relay in one process, until Ctrl-C or SIGTERM.
+async fn run(cfg: sesame_config::Config) -> anyhow::Result<()> {
+    use std::sync::Arc;
+    let (listen, relay_listen) = (cfg.server.listen, cfg.relay.listen);
+    let prepared = tokio::task::spawn_blocking(move || {
+        authd::server::start(cfg, Arc::new(authd::clock::SystemClock))
+    })
+    .await??;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
+    // authd is the primary service: if the relay's port is taken, authd still runs and the
+    // operator is told loudly.
+    let relay_listener = match tokio::net::TcpListener::bind(relay_listen).await {
+        Ok(l) => Some(l),
+        Err(e) => {
+            eprintln!(
+                "error: the support relay is NOT running: cannot listen on {relay_listen}: {e} (set --relay-listen or relay.listen)"
+            );
+            None
+        }
+    };
+    authd::server::print_banner(&prepared, listener.local_addr()?);
+    let authd::server::Prepared { app, tls, .. } = prepared;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut relay_task = None;
+    if let Some(relay_listener) = relay_listener {
+        let relay = support_relay::server::build(relay::deps(&app, tls.config.clone())?)?;
+        support_relay::server::spawn_metrics(&app.config, relay.clone()).await?;
+        println!(
+            "Sesame support relay listening on {} (same certificate)",
+            relay_listener.local_addr()?
+        );
+        relay_task = Some(tokio::spawn(support_relay::server::serve(
+            relay_listener,
+            relay,
+            {
+                let mut rx = stop_rx.clone();
+                async move {
+                    let _ = rx.changed().await;
+                }
+            },
+        )));
+    }
+    authd::server::serve(listener, app, tls.config, authd::server::shutdown_signal()).await?;
+    let _ = stop_tx.send(true);
+    if let Some(t) = relay_task {
+        let _ = t.await;
+    }
+    println!("Sesame stopped");
     Ok(())
 }

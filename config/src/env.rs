@@ -140,7 +140,7 @@ mod tests {
     fn every_key_can_be_set_from_the_environment() {
         for key in &keys::KEYS {
             let sample = match key.kind {
-                keys::Kind::Usize | keys::Kind::U32 | keys::Kind::U8 | keys::Kind::U64 => "7",
+                keys::Kind::Usize | keys::Kind::U32 | keys::Kind::U8 | keys::Kind::U64 => "9",
                 keys::Kind::Str => "sample",
                 keys::Kind::Path | keys::Kind::OptPath => "/tmp/sample",
                 keys::Kind::Duration => "7m",

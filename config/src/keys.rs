@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use toml::Value;
 
 /// The `[section]` names, in the order of [`crate::Config`]'s fields.
-pub(crate) const SECTIONS: [&str; 14] = [
+pub(crate) const SECTIONS: [&str; 15] = [
     "server",
     "tls",
     "log",
@@ -22,6 +22,7 @@ pub(crate) const SECTIONS: [&str; 14] = [
     "backups",
     "bootstrap",
     "webauthn",
+    "relay",
 ];
 
 /// Prefix of every environment variable read by [`crate::load`].
@@ -72,7 +73,7 @@ const fn key(section: &'static str, name: &'static str, kind: Kind) -> Key {
 
 /// Every setting, in the order of the structs' fields. Tests keep it equal to the structs,
 /// to `sesame.toml.example` and to `docs/configuration.md`.
-pub(crate) const KEYS: [Key; 68] = [
+pub(crate) const KEYS: [Key; 88] = [
     key("server", "listen", Kind::SocketAddr),
     key("server", "data_dir", Kind::Path),
     key("server", "max_connections", Kind::Usize),
@@ -141,6 +142,26 @@ pub(crate) const KEYS: [Key; 68] = [
     key("webauthn", "passwordless_denied_roles", Kind::Str),
     key("webauthn", "attestation_roles", Kind::Str),
     key("webauthn", "attestation_aaguids", Kind::Str),
+    key("relay", "listen", Kind::SocketAddr),
+    key("relay", "data_dir", Kind::OptPath),
+    key("relay", "key_digits", Kind::U32),
+    key("relay", "key_lifetime", Kind::Duration),
+    key("relay", "key_failures", Kind::U32),
+    key("relay", "key_suspension", Kind::Duration),
+    key("relay", "recheck_every", Kind::Duration),
+    key("relay", "invitation_lifetime", Kind::Duration),
+    key("relay", "resume_grace", Kind::Duration),
+    key("relay", "retention", Kind::Duration),
+    key("relay", "session_bandwidth", Kind::U64),
+    key("relay", "max_connections", Kind::Usize),
+    key("relay", "metrics_listen", Kind::Str),
+    key("relay", "authd_address", Kind::Str),
+    key("relay", "authd_ca_file", Kind::OptPath),
+    key("relay", "authd_server_name", Kind::Str),
+    key("relay", "smtp_host", Kind::Str),
+    key("relay", "smtp_port", Kind::U32),
+    key("relay", "smtp_starttls", Kind::Str),
+    key("relay", "smtp_from", Kind::Str),
 ];
 
 impl Key {
@@ -254,6 +275,8 @@ mod tests {
         config.tls.cert_file = Some(PathBuf::from("cert.pem"));
         config.tls.key_file = Some(PathBuf::from("key.pem"));
         config.bootstrap.password_file = Some(PathBuf::from("password"));
+        config.relay.data_dir = Some(PathBuf::from("relay"));
+        config.relay.authd_ca_file = Some(PathBuf::from("authd.pem"));
         toml::Table::try_from(&config).unwrap()
     }
 

@@ -45,7 +45,7 @@ pub use duration::{DurationError, format_duration, parse_duration};
 pub use error::ConfigError;
 pub use sections::{
     BackupCodes, Backups, Bootstrap, Config, Guard, Hashing, Keys, Log, LogFormat, Mfa, Password,
-    Server, Session, Tls, Totp, Webauthn, split_list,
+    Relay, Server, Session, Tls, Totp, Webauthn, split_list,
 };
 
 /// Loads the configuration: reads `file` when given (a missing file is an error: the path was

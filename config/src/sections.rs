@@ -42,6 +42,8 @@ pub struct Config {
     pub bootstrap: Bootstrap,
     /// `[webauthn]`: security keys and passkeys (relying party, ceremonies, per-role policy).
     pub webauthn: Webauthn,
+    /// `[relay]`: the support relay (session keys, invitations, records, authd and SMTP).
+    pub relay: Relay,
 }
 
 impl Config {
@@ -521,6 +523,95 @@ impl Default for Webauthn {
             passwordless_denied_roles: String::new(),
             attestation_roles: String::new(),
             attestation_aaguids: String::new(),
+        }
+    }
+}
+
+/// `[relay]`: the remote-support relay, in `sesame` next to authd or standalone
+/// (`support-relay`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Relay {
+    /// Address and port of the relay's TLS listener. Default `127.0.0.1:8444`.
+    pub listen: SocketAddr,
+    /// Directory of the session records; empty = `<server.data_dir>/relay`.
+    #[serde(
+        deserialize_with = "optional_path",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub data_dir: Option<PathBuf>,
+    /// Digits of a session key. Default 7.
+    pub key_digits: u32,
+    /// Lifetime of an unused session key. Default 10m.
+    #[serde(with = "crate::duration::as_text")]
+    pub key_lifetime: Duration,
+    /// Wrong keys from one address (within 10 minutes) that suspend it. Default 5.
+    pub key_failures: u32,
+    /// Length of that suspension. Default 15m.
+    #[serde(with = "crate::duration::as_text")]
+    pub key_suspension: Duration,
+    /// How often a connected technician's authd session is re-checked. Default 5s.
+    #[serde(with = "crate::duration::as_text")]
+    pub recheck_every: Duration,
+    /// Lifetime of an invitation code. Default 15m.
+    #[serde(with = "crate::duration::as_text")]
+    pub invitation_lifetime: Duration,
+    /// How long a customer who dropped may resume the session. Default 2m.
+    #[serde(with = "crate::duration::as_text")]
+    pub resume_grace: Duration,
+    /// Session records older than this are deleted. Default 90d.
+    #[serde(with = "crate::duration::as_text")]
+    pub retention: Duration,
+    /// Bandwidth share of one session in bytes per second; 0 = unlimited. Default 0.
+    pub session_bandwidth: u64,
+    /// Simultaneous relay connections. Default 20000.
+    pub max_connections: usize,
+    /// Address of a plain-HTTP Prometheus endpoint (`/metrics`); empty = none. Default empty.
+    pub metrics_listen: String,
+    /// authd's `host:port`, for the standalone relay. Default `127.0.0.1:8443`.
+    pub authd_address: String,
+    /// PEM certificate (or CA) the standalone relay trusts for authd; empty = authd's
+    /// generated certificate in `<server.data_dir>/tls/cert.pem`.
+    #[serde(
+        deserialize_with = "optional_path",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub authd_ca_file: Option<PathBuf>,
+    /// Name in authd's certificate. Default `localhost`.
+    pub authd_server_name: String,
+    /// SMTP server for e-mail invitations; empty = no e-mail. Default empty.
+    pub smtp_host: String,
+    /// SMTP port. Default 587.
+    pub smtp_port: u32,
+    /// `required`, `opportunistic` or `off`. Default `required`.
+    pub smtp_starttls: String,
+    /// Sender address of invitations. Default `sesame-support@localhost`.
+    pub smtp_from: String,
+}
+
+impl Default for Relay {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 8444)),
+            data_dir: None,
+            key_digits: 7,
+            key_lifetime: Duration::from_secs(600),
+            key_failures: 5,
+            key_suspension: Duration::from_secs(900),
+            recheck_every: Duration::from_secs(5),
+            invitation_lifetime: Duration::from_secs(900),
+            resume_grace: Duration::from_secs(120),
+            retention: Duration::from_secs(90 * 86400),
+            session_bandwidth: 0,
+            max_connections: 20_000,
+            metrics_listen: String::new(),
+            authd_address: "127.0.0.1:8443".to_owned(),
+            authd_ca_file: None,
+            authd_server_name: "localhost".to_owned(),
+            smtp_host: String::new(),
+            smtp_port: 587,
+            smtp_starttls: "required".to_owned(),
+            smtp_from: "sesame-support@localhost".to_owned(),
         }
     }
 }

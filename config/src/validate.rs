@@ -5,8 +5,8 @@ use std::fmt::Display;
 use std::time::Duration;
 
 use crate::sections::{
-    BackupCodes, Backups, Bootstrap, Guard, Hashing, Keys, Log, Mfa, Password, Server, Session,
-    Tls, Totp, Webauthn, split_list,
+    BackupCodes, Backups, Bootstrap, Guard, Hashing, Keys, Log, Mfa, Password, Relay, Server,
+    Session, Tls, Totp, Webauthn, split_list,
 };
 use crate::{Config, ConfigError, format_duration};
 
@@ -30,6 +30,7 @@ impl Config {
         keys(&self.keys)?;
         guard(&self.guard)?;
         backups(&self.backups)?;
+        relay(&self.relay)?;
         bootstrap(&self.bootstrap)?;
         webauthn(&self.webauthn)
     }
@@ -470,6 +471,86 @@ fn is_cidr(s: &str) -> bool {
     }
 }
 
+fn relay(r: &Relay) -> Result<(), ConfigError> {
+    between("relay.key_digits", r.key_digits, 6, 12, "")?;
+    duration_between(
+        "relay.key_lifetime",
+        r.key_lifetime,
+        minutes(1),
+        minutes(24 * 60),
+    )?;
+    between("relay.key_failures", r.key_failures, 1, 1000, "")?;
+    duration_between(
+        "relay.key_suspension",
+        r.key_suspension,
+        Duration::from_secs(1),
+        minutes(30 * 24 * 60),
+    )?;
+    duration_between(
+        "relay.recheck_every",
+        r.recheck_every,
+        Duration::from_secs(1),
+        minutes(10),
+    )?;
+    duration_between(
+        "relay.invitation_lifetime",
+        r.invitation_lifetime,
+        minutes(1),
+        minutes(24 * 60),
+    )?;
+    duration_between(
+        "relay.resume_grace",
+        r.resume_grace,
+        Duration::ZERO,
+        minutes(60),
+    )?;
+    duration_between(
+        "relay.retention",
+        r.retention,
+        minutes(24 * 60),
+        minutes(3650 * 24 * 60),
+    )?;
+    between("relay.max_connections", r.max_connections, 1, 1_000_000, "")?;
+    if !r.metrics_listen.is_empty() && r.metrics_listen.parse::<std::net::SocketAddr>().is_err() {
+        return Err(invalid(
+            "relay.metrics_listen",
+            format!(
+                "must be empty or an address and port such as 127.0.0.1:9444, got {:?}",
+                r.metrics_listen
+            ),
+        ));
+    }
+    if r.authd_address
+        .rsplit_once(':')
+        .is_none_or(|(h, p)| h.is_empty() || p.parse::<u16>().is_err())
+    {
+        return Err(invalid(
+            "relay.authd_address",
+            format!("must be host:port, got {:?}", r.authd_address),
+        ));
+    }
+    between("relay.smtp_port", r.smtp_port, 1, 65535, "")?;
+    if !matches!(
+        r.smtp_starttls.as_str(),
+        "required" | "opportunistic" | "off"
+    ) {
+        return Err(invalid(
+            "relay.smtp_starttls",
+            format!(
+                "must be required, opportunistic or off, got {:?}",
+                r.smtp_starttls
+            ),
+        ));
+    }
+    if !r.smtp_from.contains('@') {
+        return Err(invalid(
+            "relay.smtp_from",
+            format!("must be an e-mail address, got {:?}", r.smtp_from),
+        ));
+    }
+    Ok(())
+}
+
 fn bootstrap(bootstrap: &Bootstrap) -> Result<(), ConfigError> {
     let name = &bootstrap.admin_username;
     let allowed = |c: char| c.is_alphanumeric() || "@.+-_".contains(c);
@@ -875,6 +956,22 @@ mod tests {
         assert_eq!(
             message(|c| c.backups.snapshots_kept = 0),
             "backups.snapshots_kept must be between 1 and 1000, got 0"
+        );
+    }
+
+    #[test]
+    fn relay_rules() {
+        assert!(!valid(|c| c.relay.key_digits = 5));
+        assert!(valid(|c| c.relay.key_digits = 12));
+        assert!(!valid(|c| c.relay.recheck_every = Duration::ZERO));
+        assert!(!valid(|c| c.relay.smtp_starttls = "yes".into()));
+        assert!(!valid(|c| c.relay.metrics_listen = "localhost".into()));
+        assert!(valid(|c| c.relay.metrics_listen = "127.0.0.1:9444".into()));
+        assert!(!valid(|c| c.relay.authd_address = "authd".into()));
+        assert!(!valid(|c| c.relay.smtp_port = 70000));
+        assert_eq!(
+            message(|c| c.relay.key_digits = 3),
+            "relay.key_digits must be between 6 and 12, got 3"
         );
     }
 

@@ -13,5 +13,6 @@ mod guard;
 mod keys;
 mod process;
 mod refusals;
+mod relay;
 mod sessions;
 mod webauthn;

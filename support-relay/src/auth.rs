@@ -1,0 +1,226 @@
+//! Technician authentication through authd, behind the [`Authenticator`] trait.
+//!
+//! The relay never sees a password it keeps: login steps are forwarded to authd generically
+//! (path from an allow-list + JSON body → status + JSON answer, authd's errors relayed as is),
+//! and a connection is then authenticated by the authd session token, re-checked periodically.
+//! Implementations: [`HttpsAuthenticator`] (HTTPS client to a remote authd) here, and an
+//! in-process adapter in the `sesame` binary.
+
+use serde_json::Value;
+use std::future::Future;
+use std::net::IpAddr;
+use std::pin::Pin;
+
+/// Login steps a console may forward (paths below `/api/v1/`).
+pub const LOGIN_STEPS: &[&str] = &[
+    "login",
+    "login/mfa",
+    "login/password",
+    "login/pin",
+    "login/enrol",
+    "login/enrol/confirm",
+];
+
+/// Role a technician must hold.
+pub const TECHNICIAN_ROLE: &str = "technician";
+/// Role for the admin commands.
+pub const ADMIN_ROLE: &str = "admin";
+
+/// A boxed future (object-safe async trait methods).
+pub type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Who a session token belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// Username.
+    pub username: String,
+    /// Roles.
+    pub roles: Vec<String>,
+}
+
+impl Identity {
+    /// Whether the identity holds `role`.
+    pub fn has(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+}
+
+/// Why authd could not be asked.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// The step is not one of [`LOGIN_STEPS`].
+    #[error("unknown login step")]
+    UnknownStep,
+    /// authd is unreachable or answered something unusable.
+    #[error("authd unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// What the relay needs from authd.
+pub trait Authenticator: Send + Sync + std::fmt::Debug + 'static {
+    /// Forward one login step (`step` is in [`LOGIN_STEPS`]) for a client at `client`.
+    fn login_step<'a>(
+        &'a self,
+        step: &'a str,
+        body: Value,
+        client: IpAddr,
+    ) -> BoxFut<'a, Result<(u16, Value), AuthError>>;
+
+    /// The identity behind a session token; `None` once it is revoked, expired or disabled.
+    fn identity<'a>(
+        &'a self,
+        session: &'a str,
+        client: IpAddr,
+    ) -> BoxFut<'a, Result<Option<Identity>, AuthError>>;
+
+    /// End the session at authd.
+    fn logout<'a>(&'a self, session: &'a str, client: IpAddr) -> BoxFut<'a, Result<(), AuthError>>;
+}
+
+/// Parse `/api/v1/me`'s answer.
+pub fn identity_from(status: u16, body: &Value) -> Result<Option<Identity>, AuthError> {
+    match status {
+        200 => {
+            let username = body["username"]
+                .as_str()
+                .ok_or_else(|| AuthError::Unavailable("no username in /me".into()))?
+                .to_owned();
+            let roles = body["roles"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|r| r.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            Ok(Some(Identity { username, roles }))
+        }
+        401 | 403 => Ok(None),
+        s => Err(AuthError::Unavailable(format!("/me answered {s}"))),
+    }
+}
+
+/// An HTTPS client to a remote authd (hyper over tokio-rustls), trusting a given CA/cert.
+#[derive(Debug, Clone)]
+pub struct HttpsAuthenticator {
+    addr: String,
+    server_name: rustls_pki_types::ServerName<'static>,
+    tls: std::sync::Arc<rustls::ClientConfig>,
+}
+
+impl HttpsAuthenticator {
+    /// `addr` is `host:port` of authd, `server_name` the name in its certificate.
+    pub fn new(
+        addr: impl Into<String>,
+        server_name: &str,
+        tls: std::sync::Arc<rustls::ClientConfig>,
+    ) -> Result<HttpsAuthenticator, AuthError> {
+        let server_name = rustls_pki_types::ServerName::try_from(server_name.to_owned())
+            .map_err(|e| AuthError::Unavailable(format!("bad server name: {e}")))?;
+        Ok(HttpsAuthenticator {
+            addr: addr.into(),
+            server_name,
+            tls,
+        })
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        bearer: Option<&str>,
+        body: Option<Value>,
+        client: IpAddr,
+    ) -> Result<(u16, Value), AuthError> {
+        use http_body_util::{BodyExt, Full};
+        let un = |e: &dyn std::fmt::Display| AuthError::Unavailable(e.to_string());
+        let tcp = tokio::net::TcpStream::connect(&self.addr)
+            .await
+            .map_err(|e| un(&e))?;
+        let _ = tcp.set_nodelay(true);
+        let tls = tokio_rustls::TlsConnector::from(self.tls.clone())
+            .connect(self.server_name.clone(), tcp)
+            .await
+            .map_err(|e| un(&e))?;
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+                .await
+                .map_err(|e| un(&e))?;
+        tokio::spawn(conn);
+        let mut req = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", self.server_name.to_str().as_ref())
+            .header("x-forwarded-for", client.to_string())
+            .header("user-agent", "sesame-support-relay");
+        if let Some(b) = bearer {
+            req = req.header("authorization", format!("Bearer {b}"));
+        }
+        let payload = match body {
+            Some(v) => {
+                req = req.header("content-type", "application/json");
+                bytes::Bytes::from(v.to_string())
+            }
+            None => bytes::Bytes::new(),
+        };
+        let req = req.body(Full::new(payload)).map_err(|e| un(&e))?;
+        let resp = sender.send_request(req).await.map_err(|e| un(&e))?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| un(&e))?
+            .to_bytes();
+        let v = if body.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&body).map_err(|e| un(&e))?
+        };
+        Ok((status, v))
+    }
+}
+
+impl Authenticator for HttpsAuthenticator {
+    fn login_step<'a>(
+        &'a self,
+        step: &'a str,
+        body: Value,
+        client: IpAddr,
+    ) -> BoxFut<'a, Result<(u16, Value), AuthError>> {
+        Box::pin(async move {
+            if !LOGIN_STEPS.contains(&step) {
+                return Err(AuthError::UnknownStep);
+            }
+            self.call("POST", &format!("/api/v1/{step}"), None, Some(body), client)
+                .await
+        })
+    }
+
+    fn identity<'a>(
+        &'a self,
+        session: &'a str,
+        client: IpAddr,
+    ) -> BoxFut<'a, Result<Option<Identity>, AuthError>> {
+        Box::pin(async move {
+            let (s, v) = self
+                .call("GET", "/api/v1/me", Some(session), None, client)
+                .await?;
+            identity_from(s, &v)
+        })
+    }
+
+    fn logout<'a>(&'a self, session: &'a str, client: IpAddr) -> BoxFut<'a, Result<(), AuthError>> {
+        Box::pin(async move {
+            self.call(
+                "POST",
+                "/api/v1/logout",
+                Some(session),
+                Some(Value::Object(Default::default())),
+                client,
+            )
+            .await
+            .map(|_| ())
+        })
+    }
+}
