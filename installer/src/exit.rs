@@ -7,9 +7,13 @@
 //! | 1605 | unknown product | uninstall, repair or status of a product that is not installed here |
 //! | 1618 | another install in progress | another installer holds the lock on the same target |
 //! | 1619 | package cannot be opened | missing, unreadable or not a package archive |
+//! | 1622 | log file cannot be opened | the `/l*v` file |
 //! | 1633 | unsupported platform | the package is for another platform |
 //! | 1638 | another version installed | the package is older than the installed version (downgrades are refused) |
 //! | 1639 | invalid command line | unknown switch or property, bad value, relative `INSTALLDIR` |
+//!
+//! A Unix exit status has 8 bits: the shell sees the low byte of these numbers (1603 → 67,
+//! 1639 → 103; all distinct). The log records the full number.
 
 use crate::cmdline::CommandLineError;
 use crate::package::PackageError;
@@ -28,6 +32,8 @@ pub enum ExitCode {
     InstallInProgress,
     /// 1619.
     PackageOpen,
+    /// 1622.
+    LogFile,
     /// 1633.
     Platform,
     /// 1638.
@@ -45,6 +51,7 @@ impl ExitCode {
             ExitCode::UnknownProduct => 1605,
             ExitCode::InstallInProgress => 1618,
             ExitCode::PackageOpen => 1619,
+            ExitCode::LogFile => 1622,
             ExitCode::Platform => 1633,
             ExitCode::NewerInstalled => 1638,
             ExitCode::InvalidCommandLine => 1639,
@@ -174,12 +181,18 @@ mod tests {
             (ExitCode::UnknownProduct, 1605),
             (ExitCode::InstallInProgress, 1618),
             (ExitCode::PackageOpen, 1619),
+            (ExitCode::LogFile, 1622),
             (ExitCode::Platform, 1633),
             (ExitCode::NewerInstalled, 1638),
             (ExitCode::InvalidCommandLine, 1639),
         ];
+        let mut low_bytes = std::collections::BTreeSet::new();
         for (c, n) in all {
             assert_eq!(c.code(), n);
+            assert!(
+                low_bytes.insert(n & 0xff),
+                "{n}: the shell could not tell it apart"
+            );
         }
     }
 }

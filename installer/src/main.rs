@@ -88,7 +88,7 @@ fn main() -> std::process::ExitCode {
             Ok(f) => Some(f),
             Err(e) => {
                 eprintln!("cannot open the log file {}: {e}", path.display());
-                return exit(1622);
+                return exit(ExitCode::LogFile.code());
             }
         },
         None => None,

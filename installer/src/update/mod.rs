@@ -309,8 +309,24 @@ pub async fn update_async(
     let ca = fsutil::read_optional(&state.join(RELAY_CA_FILE))
         .map_err(io_err("read", &state.join(RELAY_CA_FILE)))?;
     let transport = BearerTransport::new(token, ca.as_deref()).map_err(UpdateError::Unreachable)?;
+    // tough writes its datastore in place without fsync; it works on a private copy and what
+    // it trusted is copied back atomically (fsync'ed) afterwards, so a kill -9 never leaves a
+    // torn file in `<state>/tuf`.
     let tuf_dir = state.join("tuf");
     std::fs::create_dir_all(&tuf_dir).map_err(io_err("create", &tuf_dir))?;
+    // Leftovers of a killed run (we hold the lock: no other run is using them).
+    if let Ok(entries) = std::fs::read_dir(state) {
+        for e in entries.flatten() {
+            if e.file_name().to_string_lossy().starts_with(".tuf-work-") {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+    let work = tempfile::Builder::new()
+        .prefix(".tuf-work-")
+        .tempdir_in(state)
+        .map_err(io_err("create a work directory in", state))?;
+    copy_flat(&tuf_dir, work.path(), false).map_err(io_err("copy", &tuf_dir))?;
     let root = newest_root(&[tuf_dir.join("root.json"), state.join("trust-root.json")])
         .or_else(|| {
             fsutil::current_version_dir(&layout.install_dir)
@@ -332,10 +348,12 @@ pub async fn update_async(
         .map_err(|e| UpdateError::MetadataInvalid(e.to_string()))?;
     let repo = tough::RepositoryLoader::new(&root, base, targets_url)
         .transport(transport)
-        .datastore(&tuf_dir)
+        .datastore(work.path())
         .load()
         .await
         .map_err(|e| map_tough(e, false, &download))?;
+    copy_flat(work.path(), &tuf_dir, true)
+        .map_err(io_err("save the trusted metadata in", &tuf_dir))?;
 
     let mut best: Option<(Version, tough::TargetName)> = None;
     for (name, target) in repo.all_targets() {
@@ -412,6 +430,26 @@ pub async fn update_async(
         from: current,
         to: offered,
     })
+}
+
+/// Copies the regular files of `from` into `to` (atomically and fsync'ed when `durable`).
+fn copy_flat(from: &Path, to: &Path, durable: bool) -> std::io::Result<()> {
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        if !e.file_type()?.is_file() {
+            continue;
+        }
+        let bytes = std::fs::read(e.path())?;
+        let dest = to.join(e.file_name());
+        if durable {
+            if fsutil::read_optional(&dest)?.as_deref() != Some(&bytes[..]) {
+                fsutil::atomic_write(&dest, &bytes, 0o644)?;
+            }
+        } else {
+            std::fs::write(dest, bytes)?;
+        }
+    }
+    Ok(())
 }
 
 /// The root with the highest version among the readable candidates.
