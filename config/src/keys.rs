@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use toml::Value;
 
 /// The `[section]` names, in the order of [`crate::Config`]'s fields.
-pub(crate) const SECTIONS: [&str; 12] = [
+pub(crate) const SECTIONS: [&str; 13] = [
     "server",
     "tls",
     "log",
@@ -19,6 +19,7 @@ pub(crate) const SECTIONS: [&str; 12] = [
     "keys",
     "guard",
     "backups",
+    "updates",
     "bootstrap",
 ];
 
@@ -68,7 +69,7 @@ const fn key(section: &'static str, name: &'static str, kind: Kind) -> Key {
 
 /// Every setting, in the order of the structs' fields. Tests keep it equal to the structs,
 /// to `sesame.toml.example` and to `docs/configuration.md`.
-pub(crate) const KEYS: [Key; 58] = [
+pub(crate) const KEYS: [Key; 60] = [
     key("server", "listen", Kind::SocketAddr),
     key("server", "data_dir", Kind::Path),
     key("server", "max_connections", Kind::Usize),
@@ -125,6 +126,8 @@ pub(crate) const KEYS: [Key; 58] = [
     key("backups", "snapshot_every", Kind::Duration),
     key("backups", "snapshots_kept", Kind::Usize),
     key("backups", "archives_kept", Kind::Usize),
+    key("updates", "timestamp_expiry", Kind::Duration),
+    key("updates", "metadata_expiry", Kind::Duration),
     key("bootstrap", "admin_username", Kind::Str),
     key("bootstrap", "password_file", Kind::OptPath),
 ];

@@ -41,7 +41,8 @@ pub struct Expiries {
     pub root: Duration,
     /// Targets and snapshot (default 1 year).
     pub targets: Duration,
-    /// Timestamp (default 7 days; `[updates] timestamp_expiry`). A console refuses metadata
+    /// Timestamp (default 7 days; `[updates] timestamp_expiry`, while `targets` is
+    /// `[updates] metadata_expiry`). A console refuses metadata
     /// whose timestamp has expired, so the server must re-sign before then (a freeze attack
     /// cannot last longer than this).
     pub timestamp: Duration,
