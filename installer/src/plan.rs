@@ -309,7 +309,7 @@ impl InstallPlan {
         let autostart = run_at_startup.then(|| {
             format!(
                 "[Desktop Entry]\nType=Application\nName=Sesame support console\nExec={}\nX-GNOME-Autostart-enabled=true\nNoDisplay=false\n",
-                exe("support-console").display()
+                quote_exec(&exe("support-console"))
             )
         });
         let mut links = Vec::new();
@@ -325,7 +325,7 @@ impl InstallPlan {
                 dir.join(format!("{APP_ID}-update.service")),
                 format!(
                     "[Unit]\nDescription=Sesame support console update\nAfter=network-online.target\nWants=network-online.target\n\n[Service]\nType=oneshot\nExecStart={} update --system\n",
-                    exe("support-console").display()
+                    quote_exec(&exe("support-console"))
                 ),
             ));
             units.push((
@@ -366,6 +366,31 @@ impl InstallPlan {
                 )
             })
     }
+}
+
+/// A program path for `Exec=` (desktop entry) and `ExecStart=` (systemd): as is when it holds
+/// only plain characters, else double-quoted with `"`, `` ` ``, `$` and `\` escaped and `%`
+/// doubled (both formats accept this quoting).
+fn quote_exec(path: &Path) -> String {
+    let s = path.display().to_string();
+    if s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/._-+".contains(&b))
+    {
+        return s;
+    }
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        if matches!(c, '"' | '`' | '$' | '\\') {
+            out.push('\\');
+        }
+        if c == '%' {
+            // Both formats expand %-specifiers: a literal percent is doubled.
+            out.push('%');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
 }
 
 /// A relative path from directory `from` to `to` (both absolute, both final paths).
@@ -476,6 +501,21 @@ mod tests {
                 .1
                 .contains("ExecStart=/opt/sesame-console/current/bin/support-console update")
         );
+    }
+
+    #[test]
+    fn exec_lines_quote_unusual_paths() {
+        assert_eq!(quote_exec(Path::new("/opt/x/bin/c")), "/opt/x/bin/c");
+        assert_eq!(quote_exec(Path::new("/home/a b/$x")), "\"/home/a b/\\$x\"");
+        let props = Properties {
+            run_at_startup: Some(true),
+            install_dir: Some("/home/ann/My Apps".into()),
+            ..Properties::default()
+        };
+        let plan = InstallPlan::new(&props, &env(), &manifest(), None).expect("plan");
+        assert!(plan.autostart.as_deref().is_some_and(|a| {
+            a.contains("Exec=\"/home/ann/My Apps/current/bin/support-console\"\n")
+        }));
     }
 
     #[test]
