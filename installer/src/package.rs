@@ -463,4 +463,85 @@ pub(crate) mod tests {
             );
         }
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn file() -> impl Strategy<Value = SourceFile> {
+            (
+                proptest::collection::vec("[a-z0-9_-][a-z0-9._-]{0,10}", 1..4),
+                any::<bool>(),
+                proptest::collection::vec(any::<u8>(), 0..300),
+            )
+                .prop_map(|(parts, exec, contents)| SourceFile {
+                    path: format!("share/{}", parts.join("/")),
+                    mode: if exec { 0o755 } else { 0o644 },
+                    contents,
+                })
+        }
+
+        fn package_spec() -> impl Strategy<Value = PackageSpec> {
+            (
+                0u32..50,
+                0u32..50,
+                0u32..50,
+                proptest::collection::vec(file(), 0..6),
+            )
+                .prop_map(|(a, b, c, extra)| {
+                    let mut s = spec(&format!("{a}.{b}.{c}"));
+                    let mut seen: std::collections::BTreeSet<String> =
+                        s.files.iter().map(|f| f.path.clone()).collect();
+                    for f in extra {
+                        // A path cannot be both a file and a directory, nor repeat.
+                        let clash = seen.iter().any(|p| {
+                            p.starts_with(&format!("{}/", f.path))
+                                || f.path.starts_with(&format!("{p}/"))
+                        });
+                        if !clash && seen.insert(f.path.clone()) {
+                            s.files.push(f);
+                        }
+                    }
+                    s
+                })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(64))]
+
+            #[test]
+            fn build_then_read_gives_back_every_file(s in package_spec()) {
+                let bytes = build(&s).expect("build");
+                let p = Package::from_bytes(&bytes).expect("read");
+                prop_assert_eq!(p.manifest.version, s.version);
+                prop_assert_eq!(p.files.len(), s.files.len());
+                for f in &s.files {
+                    prop_assert_eq!(&p.files[&f.path], &f.contents);
+                    prop_assert_eq!(p.manifest.file(&f.path).map(|e| e.mode), Some(f.mode));
+                }
+                prop_assert_eq!(Manifest::parse(&p.manifest.to_bytes()).expect("manifest"), p.manifest);
+            }
+
+            #[test]
+            fn a_flipped_byte_is_refused_or_harmless(s in package_spec(), at in any::<prop::sample::Index>(), bit in 0u8..8) {
+                let mut bytes = build(&s).expect("build");
+                let i = at.index(bytes.len());
+                bytes[i] ^= 1 << bit;
+                // Either refused, or (a flip in gzip header fields that carry no data) the very
+                // same contents: never different files.
+                if let Ok(p) = Package::from_bytes(&bytes) {
+                    for f in &s.files {
+                        prop_assert_eq!(&p.files[&f.path], &f.contents);
+                    }
+                    prop_assert_eq!(p.files.len(), s.files.len());
+                }
+            }
+
+            #[test]
+            fn arbitrary_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..2000)) {
+                let _ = Package::from_bytes(&data);
+                let _ = Manifest::parse(&data);
+            }
+        }
+    }
 }
