@@ -493,6 +493,14 @@ fn install_in(
     if !fsutil::exists(&trust) {
         txn.write(&trust, &package.manifest.trust_root_bytes(), 0o644, false)?;
     }
+    if let Some(pem) = &package.manifest.relay_ca_pem {
+        changed |= txn.write(
+            &layout.state_dir.join(crate::update::RELAY_CA_FILE),
+            pem.as_bytes(),
+            0o644,
+            false,
+        )?;
+    }
     if let Some(t) = &plan.deploy_token {
         changed |= txn.write(
             &layout.state_dir.join(crate::update::DEPLOY_TOKEN_FILE),

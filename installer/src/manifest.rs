@@ -40,6 +40,10 @@ pub struct Manifest {
     pub update_url: String,
     /// The TUF `root.json` (signed) that every update must chain to.
     pub trust_root: serde_json::Value,
+    /// PEM certificate(s) the relay's TLS chains to, for appliances with a self-signed
+    /// certificate; absent when the relay has a publicly trusted one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relay_ca_pem: Option<String>,
     /// Every file of the package.
     pub files: Vec<FileEntry>,
 }
@@ -87,6 +91,9 @@ pub enum ManifestError {
     /// The trust root is not a signed TUF root.
     #[error("the trust root is not a signed TUF root.json")]
     TrustRoot,
+    /// `relay_ca_pem` is not PEM certificates.
+    #[error("the relay certificate is not a PEM certificate")]
+    RelayCa,
     /// No files, or more than [`MAX_FILES`].
     #[error("the manifest must list between 1 and {MAX_FILES} files")]
     FileCount,
@@ -162,6 +169,14 @@ impl Manifest {
             || !root.get("signatures").is_some_and(|s| s.is_array())
         {
             return Err(ManifestError::TrustRoot);
+        }
+        if let Some(pem) = &self.relay_ca_pem {
+            let ok = pem.len() <= 64 * 1024
+                && pem.trim_start().starts_with("-----BEGIN CERTIFICATE-----")
+                && pem.trim_end().ends_with("-----END CERTIFICATE-----");
+            if !ok {
+                return Err(ManifestError::RelayCa);
+            }
         }
         if self.files.is_empty() || self.files.len() > MAX_FILES {
             return Err(ManifestError::FileCount);
@@ -265,6 +280,7 @@ mod tests {
             relay_url: "https://relay.example:8443/".into(),
             update_url: "https://relay.example:8443/updates/".into(),
             trust_root: serde_json::json!({"signed": {"_type": "root"}, "signatures": []}),
+            relay_ca_pem: None,
             files: REQUIRED_BINARIES
                 .iter()
                 .map(|p| FileEntry {
@@ -322,6 +338,9 @@ mod tests {
         let mut m = sample();
         m.files.remove(1);
         assert!(matches!(m.validate(), Err(ManifestError::MissingBinary(_))));
+        let mut m = sample();
+        m.relay_ca_pem = Some("not a certificate".into());
+        assert!(matches!(m.validate(), Err(ManifestError::RelayCa)));
         let mut m = sample();
         m.trust_root = serde_json::json!({});
         assert!(matches!(m.validate(), Err(ManifestError::TrustRoot)));

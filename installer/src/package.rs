@@ -135,6 +135,8 @@ pub struct PackageSpec {
     pub update_url: String,
     /// The signed TUF `root.json` (see [`crate::repo::Repository::root_json`]).
     pub trust_root: serde_json::Value,
+    /// The appliance's certificate (PEM) when it is self-signed.
+    pub relay_ca_pem: Option<String>,
     /// The files (must include [`manifest::REQUIRED_BINARIES`]).
     pub files: Vec<SourceFile>,
 }
@@ -151,6 +153,7 @@ pub fn build(spec: &PackageSpec) -> Result<Vec<u8>, PackageError> {
         relay_url: spec.relay_url.clone(),
         update_url: spec.update_url.clone(),
         trust_root: spec.trust_root.clone(),
+        relay_ca_pem: spec.relay_ca_pem.clone(),
         files: files
             .iter()
             .map(|f| FileEntry {
@@ -331,6 +334,7 @@ pub(crate) mod tests {
             relay_url: "https://127.0.0.1:9443/".into(),
             update_url: "https://127.0.0.1:9443/updates/".into(),
             trust_root: serde_json::json!({"signed": {"_type": "root"}, "signatures": []}),
+            relay_ca_pem: None,
             files: vec![
                 SourceFile {
                     path: "bin/support-console".into(),

@@ -25,14 +25,15 @@ pub(crate) struct World {
     pub(crate) work: PathBuf,
     pub(crate) repo: Repository,
     pub(crate) update_url: String,
+    pub(crate) relay_ca_pem: Option<String>,
 }
 
 impl World {
     pub(crate) fn new() -> World {
-        Self::with_update_url("https://localhost:1/updates/")
+        Self::with_update_url("https://localhost:1/updates/", None)
     }
 
-    pub(crate) fn with_update_url(update_url: &str) -> World {
+    pub(crate) fn with_update_url(update_url: &str, relay_ca_pem: Option<&str>) -> World {
         let tmp = tempfile::tempdir().expect("tempdir");
         let home = tmp.path().join("home");
         let root = tmp.path().join("root");
@@ -49,6 +50,7 @@ impl World {
             work,
             repo,
             update_url: update_url.into(),
+            relay_ca_pem: relay_ca_pem.map(String::from),
         }
     }
 
@@ -68,6 +70,7 @@ impl World {
             relay_url: "https://relay.test:8443/".into(),
             update_url: self.update_url.clone(),
             trust_root: self.repo.root_json().expect("root"),
+            relay_ca_pem: self.relay_ca_pem.clone(),
             files: vec![
                 SourceFile {
                     path: "bin/support-console".into(),

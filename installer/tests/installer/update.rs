@@ -1,5 +1,5 @@
 //! Signed updates end to end: a real HTTPS server on loopback (rustls, self-signed certificate
-//! the console trusts through `relay-ca.pem`) serves a real TUF repository signed by
+//! the console trusts because its package carries it) serves a real TUF repository signed by
 //! `installer::repo`, checks bearer tokens, and real `installer update` processes update a real
 //! installation. Token *issuance* at login is not built yet (issue #8, phase 2): a "login" here
 //! stores the token the server accepts, the way the console will after its first login.
@@ -141,7 +141,7 @@ fn answer(
 
 /// A world whose packages point at `server`, with v1 installed (SHOULDAUTOUPDATE=1 + `props`).
 fn installed(server: &UpdateServer, props: &[&str]) -> World {
-    let w = World::with_update_url(&server.url());
+    let w = World::with_update_url(&server.url(), Some(&server.ca_pem));
     server.serve(&w.repo.served_dir());
     let v1 = w.package("1.0.0");
     let mut args = vec![
@@ -152,8 +152,11 @@ fn installed(server: &UpdateServer, props: &[&str]) -> World {
     ];
     args.extend_from_slice(props);
     assert_ok(&w.run(&args));
-    // The appliance's self-signed certificate (the installer will carry it in phase 2).
-    std::fs::write(w.state_dir().join("relay-ca.pem"), &server.ca_pem).expect("ca");
+    // The package carried the appliance's self-signed certificate.
+    assert_eq!(
+        std::fs::read_to_string(w.state_dir().join("relay-ca.pem")).expect("ca"),
+        server.ca_pem
+    );
     w
 }
 
@@ -321,7 +324,7 @@ fn per_machine_updates_through_the_system_service_with_a_deploy_token() {
     let server = UpdateServer::start();
     let deploy = "deploy-token-abcdef0123456789";
     server.allow(deploy);
-    let w = World::with_update_url(&server.url());
+    let w = World::with_update_url(&server.url(), Some(&server.ca_pem));
     server.serve(&w.repo.served_dir());
     let v1 = w.package("1.0.0");
     assert_ok(&w.run_root(&[
@@ -332,11 +335,6 @@ fn per_machine_updates_through_the_system_service_with_a_deploy_token() {
         "SHOULDAUTOUPDATE=1",
         &format!("DEPLOYTOKEN={deploy}"),
     ]));
-    std::fs::write(
-        w.root.join("var/lib/sesame-console/relay-ca.pem"),
-        &server.ca_pem,
-    )
-    .expect("ca");
     publish(&w, &w.repo, "2.0.0");
     let o = w.run_root(&["update", "ALLUSERS=1"]);
     assert_eq!(code(&o), 1);
