@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use toml::Value;
 
 /// The `[section]` names, in the order of [`crate::Config`]'s fields.
-pub(crate) const SECTIONS: [&str; 15] = [
+pub(crate) const SECTIONS: [&str; 16] = [
     "server",
     "tls",
     "log",
@@ -20,6 +20,7 @@ pub(crate) const SECTIONS: [&str; 15] = [
     "keys",
     "guard",
     "backups",
+    "updates",
     "bootstrap",
     "webauthn",
     "relay",
@@ -73,7 +74,7 @@ const fn key(section: &'static str, name: &'static str, kind: Kind) -> Key {
 
 /// Every setting, in the order of the structs' fields. Tests keep it equal to the structs,
 /// to `sesame.toml.example` and to `docs/configuration.md`.
-pub(crate) const KEYS: [Key; 88] = [
+pub(crate) const KEYS: [Key; 90] = [
     key("server", "listen", Kind::SocketAddr),
     key("server", "data_dir", Kind::Path),
     key("server", "max_connections", Kind::Usize),
@@ -133,6 +134,8 @@ pub(crate) const KEYS: [Key; 88] = [
     key("backups", "snapshot_every", Kind::Duration),
     key("backups", "snapshots_kept", Kind::Usize),
     key("backups", "archives_kept", Kind::Usize),
+    key("updates", "timestamp_expiry", Kind::Duration),
+    key("updates", "metadata_expiry", Kind::Duration),
     key("bootstrap", "admin_username", Kind::Str),
     key("bootstrap", "password_file", Kind::OptPath),
     key("webauthn", "rp_id", Kind::Str),

@@ -3,7 +3,7 @@
 //! # What it is
 //! - **Typed settings**: [`Config`] holds one struct per `[section]` of `sesame.toml`
 //!   ([`Server`], [`Tls`], [`Log`], [`Session`], [`Password`], [`Hashing`], [`Totp`],
-//!   [`BackupCodes`], [`Mfa`], [`Keys`], [`Guard`], [`Backups`], [`Bootstrap`]).
+//!   [`BackupCodes`], [`Mfa`], [`Keys`], [`Guard`], [`Backups`], [`Updates`], [`Bootstrap`]).
 //! - **Embedded defaults that run as-is**: [`Config::default()`] is valid; a fresh appliance
 //!   needs no file at all.
 //! - **A TOML file and a `SESAME_*` environment overlay**: `SESAME_<SECTION>_<KEY>` sets
@@ -45,7 +45,7 @@ pub use duration::{DurationError, format_duration, parse_duration};
 pub use error::ConfigError;
 pub use sections::{
     BackupCodes, Backups, Bootstrap, Config, Guard, Hashing, Keys, Log, LogFormat, Mfa, Password,
-    Relay, Server, Session, Tls, Totp, Webauthn, split_list,
+    Relay, Server, Session, Tls, Totp, Updates, Webauthn, split_list,
 };
 
 /// Loads the configuration: reads `file` when given (a missing file is an error: the path was

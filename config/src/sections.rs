@@ -38,6 +38,8 @@ pub struct Config {
     pub guard: Guard,
     /// `[backups]`: online snapshots and daily archives of the store, with retention.
     pub backups: Backups,
+    /// `[updates]`: signed console updates (expiry of the signed update metadata).
+    pub updates: Updates,
     /// `[bootstrap]`: the first administrator account.
     pub bootstrap: Bootstrap,
     /// `[webauthn]`: security keys and passkeys (relying party, ceremonies, per-role policy).
@@ -392,6 +394,29 @@ impl Default for Mfa {
             two_person_admin_reset: true,
             step_up_window: Duration::from_secs(600),
             reset_approval_window: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// `[updates]`: the signed repository of console packages (`<data_dir>/console-updates/`).
+/// Consoles refuse metadata past its expiry, so the appliance re-signs the timestamp before
+/// `timestamp_expiry` runs out; a freeze attack (serving stale metadata) lasts at most that long.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Updates {
+    /// Validity of the signed timestamp. Default 7d.
+    #[serde(with = "crate::duration::as_text")]
+    pub timestamp_expiry: Duration,
+    /// Validity of the signed targets and snapshot. Default 365d.
+    #[serde(with = "crate::duration::as_text")]
+    pub metadata_expiry: Duration,
+}
+
+impl Default for Updates {
+    fn default() -> Self {
+        Self {
+            timestamp_expiry: Duration::from_secs(7 * 86_400),
+            metadata_expiry: Duration::from_secs(365 * 86_400),
         }
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::sections::{
     BackupCodes, Backups, Bootstrap, Guard, Hashing, Keys, Log, Mfa, Password, Relay, Server,
-    Session, Tls, Totp, Webauthn, split_list,
+    Session, Tls, Totp, Updates, Webauthn, split_list,
 };
 use crate::{Config, ConfigError, format_duration};
 
@@ -30,6 +30,7 @@ impl Config {
         keys(&self.keys)?;
         guard(&self.guard)?;
         backups(&self.backups)?;
+        updates(&self.updates)?;
         relay(&self.relay)?;
         bootstrap(&self.bootstrap)?;
         webauthn(&self.webauthn)
@@ -385,6 +386,21 @@ fn backups(b: &Backups) -> Result<(), ConfigError> {
     }
     between("backups.snapshots_kept", b.snapshots_kept, 1, 1000, "")?;
     between("backups.archives_kept", b.archives_kept, 1, 3650, "")
+}
+
+fn updates(u: &Updates) -> Result<(), ConfigError> {
+    duration_between(
+        "updates.timestamp_expiry",
+        u.timestamp_expiry,
+        Duration::from_secs(3600),
+        Duration::from_secs(90 * 86_400),
+    )?;
+    duration_between(
+        "updates.metadata_expiry",
+        u.metadata_expiry,
+        u.timestamp_expiry.max(Duration::from_secs(86_400)),
+        Duration::from_secs(3650 * 86_400),
+    )
 }
 
 fn guard(g: &Guard) -> Result<(), ConfigError> {
@@ -943,6 +959,23 @@ mod tests {
             };
             assert_eq!(k.utc_offset_seconds(), Some(secs), "{good}");
         }
+    }
+
+    #[test]
+    fn updates_rules() {
+        assert!(valid(
+            |c| c.updates.timestamp_expiry = Duration::from_secs(3600)
+        ));
+        assert!(!valid(
+            |c| c.updates.timestamp_expiry = Duration::from_secs(60)
+        ));
+        assert!(!valid(
+            |c| c.updates.metadata_expiry = Duration::from_secs(3600)
+        ));
+        assert_eq!(
+            message(|c| c.updates.timestamp_expiry = Duration::from_secs(100 * 86_400)),
+            "updates.timestamp_expiry must be between 1h and 90d, got 100d"
+        );
     }
 
     #[test]
