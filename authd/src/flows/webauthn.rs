@@ -434,12 +434,17 @@ struct Verified {
 
 /// Check `resp` against `state` and the stored key; a counter regression is audited and
 /// marks the key, and refuses unless the policy accepts it.
+///
+/// `ceremony_used` re-reads the ceremony: when the same assertion was raced and another request
+/// has just consumed it, the key's counter already moved, and this request must be refused as a
+/// replay (`webauthn_ceremony_used`) without marking an honest key as cloned.
 fn verify(
     app: &Authd,
     state_json: &str,
     resp: &PublicKeyCredential,
     stored: &WebauthnCredential,
     event: &dyn Fn(Outcome, Value) -> AuditEvent,
+    ceremony_used: &dyn Fn() -> Result<bool>,
 ) -> Result<Verified> {
     // Both kinds of state hold the same ceremony facts; reading them as a discoverable state
     // lets us present the key as it is in the store now (its current counter).
@@ -459,6 +464,9 @@ fn verify(
     let res = match rp.finish_discoverable_authentication_v2(resp, state, &cred) {
         Ok(r) => r,
         Err(WebauthnError::CredentialPossibleCompromise) => {
+            if ceremony_used()? {
+                return Err(Refusal::CeremonyUsed.into());
+            }
             app.store
                 .mark_webauthn_cloned(stored.id, regressed_event(None))?;
             return Err(Refusal::CounterRegressed.into());
@@ -467,6 +475,9 @@ fn verify(
     };
     let regressed = wa::counter_regressed(stored.counter, res.counter());
     if regressed {
+        if ceremony_used()? {
+            return Err(Refusal::CeremonyUsed.into());
+        }
         app.store
             .mark_webauthn_cloned(stored.id, regressed_event(Some(res.counter())))?;
         if refuse_cloned {
@@ -546,7 +557,13 @@ pub fn second_factor_finish(
         .webauthn_by_cred_id(resp.raw_id.as_ref())?
         .filter(|k| k.user_id == user.id)
         .ok_or_else(|| fail(Refusal::CredentialNotAllowed.into()))?;
-    let v = verify(app, &c.state, &resp, &stored, &event).map_err(fail)?;
+    let used = || -> Result<bool> {
+        Ok(app
+            .store
+            .ceremony_for_challenge(ch.id)?
+            .is_none_or(|x| x.used_at.is_some()))
+    };
+    let v = verify(app, &c.state, &resp, &stored, &event, &used).map_err(fail)?;
     let method = format!("{}+webauthn", ch.method);
     let (step, next) = next_step(app, &user, &challenge_client(&ch), &method, now)?;
     let ok = event(
@@ -633,7 +650,13 @@ pub fn passkey_finish(
     if role_listed(&app.config.webauthn.passwordless_denied_roles, &user) {
         return Err(fail(Refusal::PasswordlessDenied.into()));
     }
-    let v = verify(app, &c.state, &resp, &stored, &event).map_err(fail)?;
+    let used = || -> Result<bool> {
+        Ok(app
+            .store
+            .ceremony_by_hash(&tokens::hash_token(id))?
+            .is_none_or(|x| x.used_at.is_some()))
+    };
+    let v = verify(app, &c.state, &resp, &stored, &event, &used).map_err(fail)?;
     let (step, next) = next_step(app, &user, client, "passkey", now)?;
     let ok = event(
         Outcome::Success,
