@@ -22,6 +22,12 @@
 //! (a *foreign* backup), a file without mark, a damaged file (`PRAGMA integrity_check`) and a
 //! schema newer than this build. The mark is removed from the restored store.
 //!
+//! **Damage inside values.** `integrity_check` sees broken pages and indexes, not a flipped
+//! byte inside a stored value. The mark therefore also holds an HMAC-SHA256, keyed by
+//! `MasterKey::derive_key("backup-content")`, over the schema and every row of every table
+//! (see [`content_mac`]); [`verify`] recomputes it and refuses a file whose contents changed
+//! since it was taken, whether by damage or by hand.
+//!
 //! **The master key is not in the backup.** OTP seeds are sealed with `master.key`; a backup
 //! without that file cannot be restored (nor its seeds opened). Save `master.key` separately.
 //!
@@ -263,8 +269,16 @@ fn supported_version() -> i64 {
     MIGRATIONS.len() as i64
 }
 
-/// SHA-256 of the appliance id derived from the master key in `data_dir`.
-fn appliance_tag(data_dir: &Path) -> Result<[u8; 32], BackupError> {
+/// The keys a backup is marked with: the appliance tag and the content MAC key.
+struct MarkKeys {
+    /// SHA-256 of the appliance id derived from the master key.
+    tag: [u8; 32],
+    /// Key of the content MAC.
+    content: [u8; 32],
+}
+
+/// The mark keys from the master key in `data_dir`.
+fn mark_keys(data_dir: &Path) -> Result<MarkKeys, BackupError> {
     let path = data_dir.join(MASTER_KEY_FILE);
     let err = |reason: String| BackupError::NoMasterKey {
         path: path.display().to_string(),
@@ -276,7 +290,70 @@ fn appliance_tag(data_dir: &Path) -> Result<[u8; 32], BackupError> {
         .try_into()
         .map_err(|_| err(format!("expected 32 bytes, found {}", bytes.len())))?;
     let key = MasterKey::from_bytes(arr);
-    Ok(sha2::Sha256::digest(key.derive_key("appliance-id")).into())
+    Ok(MarkKeys {
+        tag: sha2::Sha256::digest(key.derive_key("appliance-id")).into(),
+        content: key.derive_key("backup-content"),
+    })
+}
+
+/// HMAC-SHA256 over the schema (`user_version` and every schema entry) and every row of every
+/// table except the mark, in a fixed order, each value written with its type and length so no
+/// two different contents encode alike.
+fn content_mac(conn: &Connection, key: &[u8; 32]) -> rusqlite::Result<[u8; 32]> {
+    use hmac::Mac;
+    let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::KeyInit>::new_from_slice(key)
+        .expect("HMAC accepts any key length");
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    mac.update(b"sesame-backup-content-v1|");
+    mac.update(&version.to_be_bytes());
+    let mut tables = Vec::new();
+    {
+        let mut st = conn.prepare(
+            "SELECT type, name, coalesce(sql, '') FROM sqlite_schema
+             WHERE name <> ?1 AND tbl_name <> ?1 ORDER BY type, name",
+        )?;
+        let mut rows = st.query([MARK_TABLE])?;
+        while let Some(r) = rows.next()? {
+            let (kind, name, sql): (String, String, String) = (r.get(0)?, r.get(1)?, r.get(2)?);
+            for part in [&kind, &name, &sql] {
+                put(&mut mac, 3, part.as_bytes());
+            }
+            if kind == "table" && !name.starts_with("sqlite_") {
+                let rowid = !sql.to_ascii_uppercase().contains("WITHOUT ROWID");
+                tables.push((name, rowid));
+            }
+        }
+    }
+    for (name, rowid) in tables {
+        let quoted = name.replace('"', "\"\"");
+        let order = if rowid { " ORDER BY rowid" } else { "" };
+        let mut st = conn.prepare(&format!("SELECT * FROM \"{quoted}\"{order}"))?;
+        let columns = st.column_count();
+        put(&mut mac, 5, name.as_bytes());
+        let mut rows = st.query([])?;
+        while let Some(r) = rows.next()? {
+            mac.update(b"R");
+            for i in 0..columns {
+                use rusqlite::types::ValueRef;
+                match r.get_ref(i)? {
+                    ValueRef::Null => put(&mut mac, 0, b""),
+                    ValueRef::Integer(v) => put(&mut mac, 1, &v.to_be_bytes()),
+                    ValueRef::Real(v) => put(&mut mac, 2, &v.to_bits().to_be_bytes()),
+                    ValueRef::Text(v) => put(&mut mac, 3, v),
+                    ValueRef::Blob(v) => put(&mut mac, 4, v),
+                }
+            }
+        }
+    }
+    Ok(mac.finalize().into_bytes().into())
+}
+
+/// One value into the MAC: its type, its length, its bytes.
+fn put(mac: &mut hmac::Hmac<sha2::Sha256>, kind: u8, bytes: &[u8]) {
+    use hmac::Mac;
+    mac.update(&[kind]);
+    mac.update(&(bytes.len() as u64).to_be_bytes());
+    mac.update(bytes);
 }
 
 fn backup_dir(data_dir: &Path) -> PathBuf {
@@ -292,14 +369,14 @@ pub fn create(data_dir: &Path, kind: BackupKind, now: UnixTime) -> Result<PathBu
             path: db.display().to_string(),
         });
     }
-    let tag = appliance_tag(data_dir)?;
+    let keys = mark_keys(data_dir)?;
     let dir = backup_dir(data_dir);
     crate::fsutil::ensure_private_dir(&dir).map_err(io("creating", &dir))?;
     let name = kind.file_name(now);
     let dest = dir.join(&name);
     let tmp = dir.join(format!(".{name}.tmp"));
     let _ = std::fs::remove_file(&tmp);
-    let result = write_copy(&db, &tmp, &tag, kind, now).and_then(|()| {
+    let result = write_copy(&db, &tmp, &keys, kind, now).and_then(|()| {
         std::fs::rename(&tmp, &dest).map_err(io("renaming", &tmp))?;
         crate::fsutil::sync_dir(&dir).map_err(io("syncing", &dir))
     });
@@ -312,7 +389,7 @@ pub fn create(data_dir: &Path, kind: BackupKind, now: UnixTime) -> Result<PathBu
 fn write_copy(
     db: &Path,
     tmp: &Path,
-    tag: &[u8; 32],
+    keys: &MarkKeys,
     kind: BackupKind,
     now: UnixTime,
 ) -> Result<(), BackupError> {
@@ -345,13 +422,16 @@ fn write_copy(
                 "could not switch the copy to the rollback journal (got {mode})"
             )));
         }
+        let content = content_mac(&dst, &keys.content)?;
         dst.execute_batch(&format!(
             "CREATE TABLE {MARK_TABLE} (appliance BLOB NOT NULL, taken_at INTEGER NOT NULL, \
-             kind TEXT NOT NULL) STRICT;"
+             kind TEXT NOT NULL, content BLOB NOT NULL) STRICT;"
         ))?;
         dst.execute(
-            &format!("INSERT INTO {MARK_TABLE} (appliance, taken_at, kind) VALUES (?1, ?2, ?3)"),
-            rusqlite::params![&tag[..], now, kind.as_str()],
+            &format!(
+                "INSERT INTO {MARK_TABLE} (appliance, taken_at, kind, content) VALUES (?1, ?2, ?3, ?4)"
+            ),
+            rusqlite::params![&keys.tag[..], now, kind.as_str(), &content[..]],
         )?;
         dst.close().map_err(|(_, e)| BackupError::from(e))?;
     }
@@ -409,7 +489,7 @@ pub fn verify(data_dir: &Path, file: &Path) -> Result<Verified, BackupError> {
     if !file.is_file() {
         return Err(BackupError::NotFound { path: shown });
     }
-    let tag = appliance_tag(data_dir)?;
+    let keys = mark_keys(data_dir)?;
     let corrupt = |e: rusqlite::Error| BackupError::Corrupt {
         path: shown.clone(),
         reason: e.to_string(),
@@ -446,20 +526,22 @@ pub fn verify(data_dir: &Path, file: &Path) -> Result<Verified, BackupError> {
     if !has_mark {
         return Err(BackupError::NotABackup { path: shown });
     }
-    let mark: Option<(Vec<u8>, i64, String)> = conn
+    // A mark without its content MAC (an older or hand-made file) is no mark: the MAC is what
+    // tells a damaged value from a sound one.
+    let mark: Option<(Vec<u8>, i64, String, Vec<u8>)> = conn
         .query_row(
-            &format!("SELECT appliance, taken_at, kind FROM {MARK_TABLE} LIMIT 1"),
+            &format!("SELECT appliance, taken_at, kind, content FROM {MARK_TABLE} LIMIT 1"),
             [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
         .optional()
         .map_err(|_| BackupError::NotABackup {
             path: shown.clone(),
         })?;
-    let Some((appliance, taken_at, kind)) = mark else {
+    let Some((appliance, taken_at, kind, content)) = mark else {
         return Err(BackupError::NotABackup { path: shown });
     };
-    if appliance.as_slice() != tag.as_slice() {
+    if appliance.as_slice() != keys.tag.as_slice() {
         return Err(BackupError::Foreign { path: shown });
     }
     if version > supported {
@@ -467,6 +549,16 @@ pub fn verify(data_dir: &Path, file: &Path) -> Result<Verified, BackupError> {
             path: shown,
             found: version,
             supported,
+        });
+    }
+    let actual = content_mac(&conn, &keys.content).map_err(corrupt)?;
+    if !bool::from(subtle::ConstantTimeEq::ct_eq(
+        &actual[..],
+        content.as_slice(),
+    )) {
+        return Err(BackupError::Corrupt {
+            path: shown,
+            reason: "its contents changed after it was taken (content MAC mismatch)".into(),
         });
     }
     Ok(Verified {
@@ -744,6 +836,59 @@ mod tests {
         assert_eq!(list(dir.path()).unwrap().len(), 1);
         let store = SqliteStore::open(dir.path()).unwrap();
         assert!(store.user_by_name("alice").unwrap().is_some());
+    }
+
+    /// Damage `integrity_check` cannot see: one byte inside a stored value, the file otherwise
+    /// sound; then the same by hand through SQLite.
+    #[test]
+    fn a_changed_value_inside_a_record_is_refused() {
+        let (dir, store) = appliance();
+        add_user(&store, "zebulon-the-unique");
+        let file = create(dir.path(), BackupKind::Snapshot, T0).unwrap();
+        drop(store);
+        settle(dir.path());
+        verify(dir.path(), &file).unwrap();
+        let pristine = std::fs::read(&file).unwrap();
+
+        // The password hash is a plain (unindexed) value: a flipped byte there leaves every
+        // page and index consistent.
+        let mut bytes = pristine.clone();
+        let needle = b"c2FsdHNhbHQ$aGFzaA";
+        let at = bytes
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .expect("the password hash is stored as text");
+        bytes[at] = b'C';
+        std::fs::write(&file, &bytes).unwrap();
+        let sound = Connection::open_with_flags(&file, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap()
+            .query_row("PRAGMA integrity_check", [], |r| r.get::<_, String>(0))
+            .unwrap();
+        assert_eq!(sound, "ok", "SQLite alone sees nothing wrong");
+        let err = verify(dir.path(), &file).unwrap_err();
+        assert_eq!(err.code(), "backup_corrupt", "{err}");
+        assert!(err.to_string().contains("content MAC"), "{err}");
+        let before = db_bytes(dir.path());
+        assert_eq!(
+            restore(dir.path(), &file, T0 + 60).unwrap_err().code(),
+            "backup_corrupt"
+        );
+        assert_eq!(db_bytes(dir.path()), before, "the store is untouched");
+
+        std::fs::write(&file, &pristine).unwrap();
+        let conn = Connection::open(&file).unwrap();
+        conn.execute("UPDATE users SET disabled = 1", []).unwrap();
+        drop(conn);
+        let err = verify(dir.path(), &file).unwrap_err();
+        assert_eq!(err.code(), "backup_corrupt", "{err}");
+
+        std::fs::write(&file, &pristine).unwrap();
+        let conn = Connection::open(&file).unwrap();
+        conn.execute("ALTER TABLE sesame_backup DROP COLUMN content", [])
+            .unwrap();
+        drop(conn);
+        let err = verify(dir.path(), &file).unwrap_err();
+        assert_eq!(err.code(), "not_a_backup", "{err}");
     }
 
     #[test]
