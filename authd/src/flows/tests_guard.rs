@@ -361,11 +361,29 @@ fn manual_suspension_of_a_range_then_lift() {
         "not_found"
     );
     let trail = kit.app.store.list_audit(&Default::default()).unwrap();
-    assert!(
-        trail
-            .iter()
-            .any(|e| e.action == "suspension.lift" && e.actor.as_deref() == Some("root"))
+    let lift = trail
+        .iter()
+        .find(|e| e.action == "suspension.lift" && e.actor.as_deref() == Some("root"))
+        .expect("the lift is audited");
+    assert_eq!(
+        lift.detail["count"], 1,
+        "the entry says how many were lifted"
     );
+
+    // Lifting every suspension records how many it lifted.
+    for a in ["203.0.113.1", "203.0.113.2", "198.51.100.0/24"] {
+        guard_admin::suspend(&kit.app, &root, a, "test", None, &client(), now).unwrap();
+    }
+    assert_eq!(
+        guard_admin::lift(&kit.app, &root, None, &client(), now).unwrap(),
+        3
+    );
+    let trail = kit.app.store.list_audit(&Default::default()).unwrap();
+    let all = trail
+        .iter()
+        .find(|e| e.action == "suspension.lift" && e.detail["all"] == true)
+        .expect("the lift of all is audited");
+    assert_eq!(all.detail["count"], 3);
 }
 
 #[test]

@@ -115,6 +115,8 @@ impl GuardStore for SqliteStore {
                 params![address, now],
             )?;
             if n > 0 {
+                // The count is only known inside the transaction: it goes into the entry here.
+                let audit = audit.clone().with_detail("count", serde_json::json!(n));
                 append_audit_tx(c, &audit)?;
             }
             Ok(n)
