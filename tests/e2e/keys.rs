@@ -138,6 +138,14 @@ async fn import_assign_first_use_pin_login_disable() {
         .await
         .json();
     assert_eq!(listed["keys"][0]["pin_set"], false);
+    assert_eq!(listed["next"], json!(null), "one key: a single page");
+    let r = c.get("/api/v1/keys?limit=0", Some(&hd)).await.json();
+    assert_eq!(
+        r["keys"].as_array().map(Vec::len),
+        Some(1),
+        "limit is at least 1"
+    );
+    assert_eq!(r["next"], json!(null));
 
     // The key itself, emulated from the same file.
     let tokens = seeds::import_pskc(

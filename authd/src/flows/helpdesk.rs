@@ -199,13 +199,23 @@ pub fn import(
     Ok(report)
 }
 
-/// Keys matching the filter (`user` is a username).
+/// One page of a key listing: serials after `after`, at most `limit`.
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    /// The last serial of the previous page, if any.
+    pub after: Option<String>,
+    /// Page size (`None`: everything up to the store's cap).
+    pub limit: Option<u32>,
+}
+
+/// Keys matching the filter (`user` is a username), in serial order, one page of them.
 pub fn list(
     app: &Authd,
     who: &Authenticated,
     state: Option<&str>,
     user: Option<&str>,
     serial: Option<&str>,
+    page: Page,
 ) -> Result<Vec<OtpKey>> {
     require_helpdesk(who, None)?;
     if let Some(s) = state
@@ -223,6 +233,8 @@ pub fn list(
         state: state.map(str::to_owned),
         owner,
         serial: serial.map(|s| s.trim().to_owned()),
+        after: page.after,
+        limit: page.limit,
     })?)
 }
 

@@ -497,7 +497,7 @@ fn helpdesk_least_privilege() {
     let alice = d.kit.login("alice", PW);
     let now = d.now();
     assert_eq!(
-        helpdesk::list(&d.kit.app, &alice, None, None, None)
+        helpdesk::list(&d.kit.app, &alice, None, None, None, Default::default())
             .unwrap_err()
             .code(),
         "forbidden"
@@ -548,8 +548,15 @@ fn helpdesk_least_privilege() {
     .unwrap();
     let old = d.kit.app.store.key_by_serial("TK-0001").unwrap().unwrap();
     assert_eq!(old.state.as_str(), "revoked");
-    let listed =
-        helpdesk::list(&d.kit.app, &d.desk, Some("assigned"), Some("alice"), None).unwrap();
+    let listed = helpdesk::list(
+        &d.kit.app,
+        &d.desk,
+        Some("assigned"),
+        Some("alice"),
+        None,
+        Default::default(),
+    )
+    .unwrap();
     assert_eq!(
         listed.iter().map(|k| k.serial.as_str()).collect::<Vec<_>>(),
         ["TK-0002"]
@@ -635,4 +642,33 @@ fn a_disabled_key_cannot_be_resynced_or_unlocked() {
     );
     let key = d.kit.app.store.key_by_serial("TK-0001").unwrap().unwrap();
     assert!(matches!(key.state, crate::model::KeyState::Disabled(_)));
+}
+
+#[test]
+fn the_key_list_pages_in_serial_order() {
+    let d = desk();
+    let all = helpdesk::list(&d.kit.app, &d.desk, None, None, None, Default::default()).unwrap();
+    let serials: Vec<_> = all.iter().map(|k| k.serial.as_str()).collect();
+    assert_eq!(serials, ["HK-0001", "TK-0001", "TK-0002"]);
+
+    let page = |after: Option<&str>| {
+        helpdesk::list(
+            &d.kit.app,
+            &d.desk,
+            None,
+            None,
+            None,
+            helpdesk::Page {
+                after: after.map(str::to_owned),
+                limit: Some(2),
+            },
+        )
+        .unwrap()
+        .into_iter()
+        .map(|k| k.serial)
+        .collect::<Vec<_>>()
+    };
+    assert_eq!(page(None), ["HK-0001", "TK-0001"]);
+    assert_eq!(page(Some("TK-0001")), ["TK-0002"]);
+    assert!(page(Some("TK-0002")).is_empty());
 }

@@ -127,6 +127,8 @@ struct KeysQuery {
     state: Option<String>,
     user: Option<String>,
     serial: Option<String>,
+    after: Option<String>,
+    limit: Option<u32>,
 }
 
 async fn keys_list(
@@ -137,7 +139,13 @@ async fn keys_list(
     let max = st.app.config.keys.max_failures;
     let nonempty = |o: Option<String>| o.filter(|s| !s.is_empty());
     let (state, user, serial) = (nonempty(q.state), nonempty(q.user), nonempty(q.serial));
-    let list = st
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    // One more than asked tells whether another page follows.
+    let page = helpdesk::Page {
+        after: nonempty(q.after),
+        limit: Some(limit + 1),
+    };
+    let mut list = st
         .app
         .blocking(move |app| {
             helpdesk::list(
@@ -146,12 +154,19 @@ async fn keys_list(
                 state.as_deref(),
                 user.as_deref(),
                 serial.as_deref(),
+                page,
             )
         })
         .await?;
-    Ok(Json(
-        json!({ "keys": list.iter().map(|k| key_json(k, max)).collect::<Vec<_>>() }),
-    ))
+    let more = list.len() > limit as usize;
+    list.truncate(limit as usize);
+    let next = more
+        .then(|| list.last().map(|k| k.serial.clone()))
+        .flatten();
+    Ok(Json(json!({
+        "keys": list.iter().map(|k| key_json(k, max)).collect::<Vec<_>>(),
+        "next": next,
+    })))
 }
 
 #[derive(Deserialize)]

@@ -210,6 +210,10 @@ pub struct KeyFilter {
     pub owner: Option<UserId>,
     /// Only this serial.
     pub serial: Option<String>,
+    /// Only serials after this one (keyset paging: the last serial of the previous page).
+    pub after: Option<String>,
+    /// At most this many keys (`None`: the store's cap of 10 000).
+    pub limit: Option<u32>,
 }
 
 /// A helpdesk-issued temporary password.

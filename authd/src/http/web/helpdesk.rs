@@ -178,6 +178,7 @@ pub(super) async fn console(st: &AppState, s: &WebSession, v: View<'_>) -> Respo
                 state.as_deref(),
                 user.as_deref(),
                 serial.as_deref(),
+                helpdesk::Page::default(),
             )
         })
         .await;

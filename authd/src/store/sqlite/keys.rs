@@ -77,9 +77,17 @@ fn query_keys(c: &Connection, filter: &KeyFilter) -> StoreResult<Vec<OtpKey>> {
     let mut st = c.prepare_cached(&format!(
         "SELECT {KEY_COLS} FROM otp_keys k LEFT JOIN users u ON u.id = k.owner_id
          WHERE (?1 IS NULL OR k.state = ?1) AND (?2 IS NULL OR k.owner_id = ?2) AND (?3 IS NULL OR k.serial = ?3)
-         ORDER BY k.serial LIMIT 10000"
+           AND (?4 IS NULL OR k.serial > ?4)
+         ORDER BY k.serial LIMIT ?5"
     ))?;
-    let mut rows = st.query(params![filter.state, filter.owner, filter.serial])?;
+    let limit = filter.limit.map_or(10_000, |l| l.min(10_000));
+    let mut rows = st.query(params![
+        filter.state,
+        filter.owner,
+        filter.serial,
+        filter.after,
+        limit
+    ])?;
     let mut out = Vec::new();
     while let Some(r) = rows.next()? {
         out.push(key_from_row(r)?);
