@@ -312,6 +312,30 @@ mod tests {
     }
 
     #[test]
+    fn binaries_come_from_a_directory_or_beside_the_console_file() {
+        let t = tempfile::tempdir().expect("tmp");
+        let bins = t.path().join("bins");
+        fake_binaries(&bins);
+        let both = (bins.join("support-console"), bins.join("support-customer"));
+        assert_eq!(binaries(Some(&bins)).expect("dir"), both);
+        assert_eq!(
+            binaries(Some(&bins.join("support-console"))).expect("file"),
+            both
+        );
+        std::fs::remove_file(bins.join("support-customer")).expect("rm");
+        let err = binaries(Some(&bins)).expect_err("customer missing");
+        assert!(
+            err.to_string().contains("support-customer not found"),
+            "{err}"
+        );
+        let err = binaries(Some(&t.path().join("nowhere"))).expect_err("missing");
+        assert!(
+            err.to_string().contains("neither a directory nor a file"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn the_timestamp_is_resigned_at_half_its_validity_with_the_injected_clock() {
         let t = tempfile::tempdir().expect("tmp");
         let (data, bins) = (t.path().join("data"), t.path().join("bins"));
