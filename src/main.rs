@@ -6,6 +6,8 @@
 mod admin;
 mod admin_api;
 mod admin_backup;
+mod admin_console;
+mod console_updates;
 mod relay;
 
 use clap::{Parser, Subcommand};
@@ -94,6 +96,11 @@ enum AdminCmd {
         #[command(flatten)]
         target: admin::Target,
     },
+    /// The support console: package, publish, rotate-keys, installs, revoke, deploy-token.
+    Console {
+        #[command(subcommand)]
+        cmd: admin_console::ConsoleCmd,
+    },
     /// Backups of the store: list, create, verify FILE, restore FILE.
     Backup {
         #[command(subcommand)]
@@ -140,6 +147,9 @@ async fn main() -> anyhow::Result<()> {
             return admin::mfa_reset(target, user).await;
         }
         Some(Command::Admin {
+            what: AdminCmd::Console { cmd },
+        }) => return admin_console::run(cmd).await,
+        Some(Command::Admin {
             what: AdminCmd::Backup { cmd, data_dir },
         }) => {
             admin_backup::run(&data_dir, cmd);
@@ -179,6 +189,12 @@ async fn run(cfg: sesame_config::Config) -> anyhow::Result<()> {
     };
     authd::server::print_banner(&prepared, listener.local_addr()?);
     let authd::server::Prepared { app, tls, .. } = prepared;
+    // Keeps the signed console update metadata from expiring while the appliance runs.
+    let resigner = console_updates::spawn_resigner(
+        app.config.server.data_dir.clone(),
+        console_updates::expiries(&app.config.updates),
+        app.clock.clone(),
+    );
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut relay_task = None;
     if let Some(relay_listener) = relay_listener {
@@ -204,6 +220,7 @@ async fn run(cfg: sesame_config::Config) -> anyhow::Result<()> {
     if let Some(t) = relay_task {
         let _ = t.await;
     }
+    resigner.abort();
     println!("Sesame stopped");
     Ok(())
 }

@@ -14,13 +14,15 @@
 //! - [`cmdline`] → [`properties`] → [`plan::InstallPlan`]: pure parsing and planning.
 //! - [`apply`]: the transactional effects (install, upgrade, repair, uninstall, receipt, lock).
 //! - [`repo`]: the signing side (keys, `publish`, key rotation) for `sesame admin console publish`.
-//! - [`update`]: the client (`check`, `update`, `store_update_token`) for `support-console update`.
+//! - [`update`]: the client (`check`, `update`, `store_update_token`, `register_login`) for
+//!   `support-console update` and the console's login; [`locate`] finds the installation.
 //! - [`exit`]: exit codes and the error type of the installer binary.
 
 pub mod apply;
 pub mod cmdline;
 pub mod exit;
 pub mod fsutil;
+pub mod locate;
 pub mod manifest;
 pub mod package;
 pub mod plan;

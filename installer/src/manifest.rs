@@ -358,4 +358,77 @@ mod tests {
             Err(ManifestError::Syntax(_))
         ));
     }
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn component() -> impl Strategy<Value = String> {
+            "[A-Za-z0-9_-][A-Za-z0-9._-]{0,15}"
+        }
+
+        fn entry() -> impl Strategy<Value = FileEntry> {
+            (
+                proptest::collection::vec(component(), 1..4),
+                any::<u64>(),
+                any::<[u8; 8]>(),
+                any::<bool>(),
+            )
+                .prop_map(|(parts, size, seed, exec)| FileEntry {
+                    path: format!("share/{}", parts.join("/")),
+                    size,
+                    sha256: sha256_hex(&seed),
+                    mode: if exec { 0o755 } else { 0o644 },
+                })
+        }
+
+        fn manifest() -> impl Strategy<Value = Manifest> {
+            (
+                (0u32..100, 0u32..100, 0u32..100),
+                proptest::collection::vec(entry(), 0..6),
+                "[a-z]{1,10}",
+            )
+                .prop_map(|((a, b, c), extra, host)| {
+                    let mut m = sample();
+                    m.version = format!("{a}.{b}.{c}").parse().expect("version");
+                    m.relay_url = format!("https://{host}.example/");
+                    m.update_url = format!("https://{host}.example/updates/");
+                    let mut seen = std::collections::HashSet::new();
+                    m.files
+                        .extend(extra.into_iter().filter(|f| seen.insert(f.path.clone())));
+                    m
+                })
+        }
+
+        proptest! {
+            /// Every valid manifest survives its own serialisation unchanged.
+            #[test]
+            fn valid_manifests_round_trip(m in manifest()) {
+                prop_assert_eq!(m.validate(), Ok(()));
+                prop_assert_eq!(Manifest::parse(&m.to_bytes()), Ok(m));
+            }
+
+            /// Parsing never panics, whatever the bytes.
+            #[test]
+            fn parse_is_total(bytes in proptest::collection::vec(any::<u8>(), 0..2000)) {
+                let _ = Manifest::parse(&bytes);
+            }
+
+            /// A manifest with one byte changed either fails, or parses into a manifest that
+            /// survives its own serialisation (what the installer writes beside a version is
+            /// read back the same).
+            #[test]
+            fn mutated_manifests_fail_or_round_trip(
+                m in manifest(),
+                at in any::<proptest::sample::Index>(),
+                byte in any::<u8>(),
+            ) {
+                let mut bytes = m.to_bytes();
+                let i = at.index(bytes.len());
+                bytes[i] = byte;
+                if let Ok(parsed) = Manifest::parse(&bytes) {
+                    prop_assert_eq!(Manifest::parse(&parsed.to_bytes()), Ok(parsed));
+                }
+            }
+        }
+    }
 }

@@ -150,7 +150,7 @@ impl HttpsAuthenticator {
         let mut req = hyper::Request::builder()
             .method(method)
             .uri(path)
-            .header("host", self.server_name.to_str().as_ref())
+            .header("host", &*self.server_name.to_str())
             .header("x-forwarded-for", client.to_string())
             .header("user-agent", "sesame-support-relay");
         if let Some(b) = bearer {

@@ -9,6 +9,7 @@ mod api_flow;
 mod backup;
 mod browser;
 mod console;
+mod console_update;
 mod guard;
 mod keys;
 mod process;

@@ -21,7 +21,7 @@ mod refusals;
 /// The support binaries, next to the `sesame` binary cargo built for these tests. They belong to
 /// the `support-relay` package; `cargo test --workspace` builds them (the package has an
 /// integration test). If they are missing (e.g. `cargo test -p sesame`), build them once.
-fn bin(name: &str) -> PathBuf {
+pub fn bin(name: &str) -> PathBuf {
     static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     let sesame = PathBuf::from(env!("CARGO_BIN_EXE_sesame"));
     let p = sesame.with_file_name(name);

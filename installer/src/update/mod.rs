@@ -22,7 +22,10 @@
 //!    switched atomically. The previous version stays for rollback. A kill -9 at any moment
 //!    leaves `current` pointing at a complete version: the old one or the new one.
 
+pub mod register;
 pub mod transport;
+
+pub use register::register_login;
 
 use crate::apply::{InstallLock, Receipt, load_settings, prune_versions, stage_version};
 use crate::exit::InstallError;
@@ -118,6 +121,10 @@ pub enum UpdateError {
     /// Another install or update holds the lock.
     #[error("Another installation or update of the console is in progress; try again later.")]
     Busy,
+    /// The appliance refused to register this installation (e.g. the account is not a
+    /// technician's).
+    #[error("The server did not register this console for updates: {0}")]
+    RegistrationRefused(String),
     /// Local filesystem failure.
     #[error("Could not {action} {path}: {reason}")]
     Io {
@@ -148,6 +155,7 @@ impl UpdateError {
             UpdateError::PerMachine(_) => "update_per_machine",
             UpdateError::NotInstalled(_) => "update_not_installed",
             UpdateError::Busy => "update_in_progress",
+            UpdateError::RegistrationRefused(_) => "update_registration_refused",
             UpdateError::Io { .. } => "update_io_error",
         }
     }
@@ -282,11 +290,13 @@ pub async fn update_async(
         }
     }
     let state = &layout.state_dir;
-    let token = read_token(&state.join(UPDATE_TOKEN_FILE))
-        .or_else(|| read_token(&state.join(DEPLOY_TOKEN_FILE)))
-        .ok_or(UpdateError::TokenMissing {
+    let update_token = read_token(&state.join(UPDATE_TOKEN_FILE));
+    let deploy_token = read_token(&state.join(DEPLOY_TOKEN_FILE));
+    if update_token.is_none() && deploy_token.is_none() {
+        return Err(UpdateError::TokenMissing {
             download_url: download.clone(),
-        })?;
+        });
+    }
     let current = installed_version(layout).ok_or_else(not_installed)?;
     let highest_path = state.join(HIGHEST_VERSION_FILE);
     let highest = std::fs::read_to_string(&highest_path)
@@ -306,9 +316,22 @@ pub async fn update_async(
         }
     };
 
+    // A console installed with a deploy token registers once, before any login, and then
+    // presents the update token it received like any other console.
+    let token = match (update_token, deploy_token) {
+        (Some(t), _) => t,
+        (None, Some(d)) => register::register_deploy(layout, &settings, d).await?,
+        (None, None) => {
+            return Err(UpdateError::TokenMissing {
+                download_url: download.clone(),
+            });
+        }
+    };
     let ca = fsutil::read_optional(&state.join(RELAY_CA_FILE))
         .map_err(io_err("read", &state.join(RELAY_CA_FILE)))?;
-    let transport = BearerTransport::new(token, ca.as_deref()).map_err(UpdateError::Unreachable)?;
+    let transport = BearerTransport::new(token, ca.as_deref())
+        .map_err(UpdateError::Unreachable)?
+        .with_console_version(current.to_string());
     // tough writes its datastore in place without fsync; it works on a private copy and what
     // it trusted is copied back atomically (fsync'ed) afterwards, so a kill -9 never leaves a
     // torn file in `<state>/tuf`.

@@ -1,8 +1,9 @@
 //! Signed updates end to end: a real HTTPS server on loopback (rustls, self-signed certificate
 //! the console trusts because its package carries it) serves a real TUF repository signed by
 //! `installer::repo`, checks bearer tokens, and real `installer update` processes update a real
-//! installation. Token *issuance* at login is not built yet (issue #8, phase 2): a "login" here
-//! stores the token the server accepts, the way the console will after its first login.
+//! installation. This server stands in for the appliance (the real one is exercised in the
+//! root package's `tests/e2e/console_update.rs`): a "login" here stores the token the server
+//! accepts, as the console does after its login, and deploy-token registration issues one.
 
 use crate::support::*;
 use http_body_util::Full;
@@ -124,8 +125,21 @@ fn answer(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(String::from);
-    if !token.is_some_and(|t| tokens.lock().expect("lock").contains(&t)) {
+    let Some(token) = token.filter(|t| tokens.lock().expect("lock").contains(t)) else {
         return status(401);
+    };
+    // Registration with a deploy token (the console presents it as bearer and in the body):
+    // answers with a new update token, as the appliance does.
+    if req.method() == hyper::Method::POST && req.uri().path() == "/api/v1/console-installs/deploy"
+    {
+        let issued = format!("issued-for-{token}");
+        tokens.lock().expect("lock").insert(issued.clone());
+        return hyper::Response::builder()
+            .status(201)
+            .body(Full::new(Bytes::from(format!(
+                "{{\"install_id\":\"x\",\"update_token\":\"{issued}\"}}"
+            ))))
+            .expect("response");
     }
     let Some(rel) = req.uri().path().strip_prefix("/updates/") else {
         return status(404);
@@ -317,6 +331,11 @@ fn a_deploy_token_lets_a_console_update_before_any_login() {
     publish(&w, &w.repo, "2.0.0");
     assert_ok(&w.run(&["update"]));
     assert_eq!(running(&w), "support-console 2.0.0");
+    // It registered with the deploy token and now holds its own update token.
+    assert_eq!(
+        std::fs::read_to_string(w.state_dir().join("update-token")).expect("update token"),
+        format!("issued-for-{deploy}")
+    );
 }
 
 #[test]

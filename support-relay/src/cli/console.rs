@@ -173,6 +173,8 @@ enum Cmd {
         #[command(subcommand)]
         cmd: AdminCmd,
     },
+    /// Check for (`--check`) or install a newer console, signed by the appliance.
+    Update(super::update::UpdateArgs),
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -242,7 +244,10 @@ impl LoginPrompt for Prompt {
 /// Entry point of the binary.
 pub async fn main() -> ExitCode {
     super::init_logging("warn");
-    let cli = Cli::parse();
+    let cli: Cli = super::update::parse_with_version();
+    if !matches!(cli.cmd, Cmd::Update(_) | Cmd::Login { .. } | Cmd::Logout) {
+        super::update::spawn_auto_update();
+    }
     match run(cli).await {
         Ok(code) => code,
         Err(e) => super::fail(&e),
@@ -282,6 +287,7 @@ fn print_json(v: &serde_json::Value) {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.cmd {
+        Cmd::Update(args) => return Ok(super::update::run(args).await),
         Cmd::Login {
             user,
             password_stdin,
@@ -313,6 +319,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             crate::tls::write_private(&path, token.as_bytes())
                 .with_context(|| format!("cannot save the session in {}", path.display()))?;
             println!("Logged in as {username} ({})", roles.join(", "));
+            super::update::after_login(&token).await;
         }
         Cmd::Logout => {
             let path = session_file(&cli)?;
