@@ -4,6 +4,7 @@
 pub mod console;
 pub mod customer;
 pub mod relay;
+pub mod smartcard;
 
 use std::sync::Arc;
 
