@@ -86,6 +86,29 @@ fn card_in(reader: &str, limit: Duration) -> Vec<u8> {
     poll(limit, "a card in the reader", || atr_in(reader))
 }
 
+/// [`card_in`], showing what the processes printed if the card does not come.
+fn card_in_or_show(reader: &str, limit: Duration, procs: &mut [&mut Proc]) -> Vec<u8> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(atr) = atr_in(reader) {
+            return atr;
+        }
+        if Instant::now() > deadline {
+            for p in procs.iter_mut() {
+                while let Ok(l) = p.lines.try_recv() {
+                    p.seen.push(l);
+                }
+            }
+            let shown: Vec<&Vec<String>> = procs.iter().map(|p| &p.seen).collect();
+            panic!("no card in {reader}; the processes printed {shown:#?}");
+        }
+        let _ = procs[0]
+            .lines
+            .recv_timeout(Duration::from_millis(10))
+            .map(|l| procs[0].seen.push(l));
+    }
+}
+
 /// Waits until `reader` is empty; panics after `limit`.
 fn gone_within(reader: &str, limit: Duration) -> Duration {
     let t0 = Instant::now();
@@ -264,6 +287,8 @@ async fn a_shared_card_answers_on_the_customers_reader_as_on_the_technicians() {
     // The wrong PIN counted on the real card too.
     let desk_card = blocking(|| desk.pull());
     assert_eq!(desk_card.retries_left(), 2, "the real card counted it");
+    // pcscd shows the old card until its next poll: wait for the reader to be empty first.
+    blocking(|| gone_within(READER_0, Duration::from_secs(5)));
 
     // The record: who shared which reader, the ATR, the APDU count and bytes, never contents.
     let ev = rig.record(&session);
@@ -290,7 +315,13 @@ async fn a_shared_card_answers_on_the_customers_reader_as_on_the_technicians() {
     blocking(|| card_in(READER_0, Duration::from_secs(5)));
     let mut tech2 = share(&rig, &key);
     blocking(|| expect_nth(&mut cust, "is in your reader", 2));
-    blocking(|| card_in(READER_1, Duration::from_secs(20)));
+    blocking(|| {
+        card_in_or_show(
+            READER_1,
+            Duration::from_secs(20),
+            &mut [&mut tech2, &mut cust],
+        )
+    });
     let o = out(rig.console("tom", &["end", &key])).await;
     assert!(o.status.success(), "{:?}", text(&o));
     let took = blocking(|| gone_within(READER_1, Duration::from_secs(1)));
@@ -358,6 +389,7 @@ async fn refused_pulled_and_malformed_cards_end_only_their_channel() {
         cust.expect("The smart card left your reader");
     });
     drop(cust);
+    blocking(|| gone_within(READER_0, Duration::from_secs(5)));
 
     // A hostile customer (the protocol spoken directly): an oversized message, then a
     // malformed APDU, each close only that channel; the session still answers chat.
@@ -396,10 +428,10 @@ async fn refused_pulled_and_malformed_cards_end_only_their_channel() {
             },
             "smartcard_oversized",
         ),
-        // A well-framed command whose APDU is malformed (Lc says 5, no data): the
+        // A well-framed command whose APDU is malformed (Lc says 5, 2 data bytes): the
         // technician's side refuses it before the card sees it.
         (
-            Message::Command(vec![0x00, 0xA4, 0x04, 0x00, 0x05])
+            Message::Command(vec![0x00, 0xA4, 0x04, 0x00, 0x05, 0x01, 0x02])
                 .to_bytes()
                 .expect("encode")
                 .to_vec(),

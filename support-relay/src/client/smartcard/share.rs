@@ -152,12 +152,12 @@ impl Watcher {
             .spawn(move || {
                 let started = PcscContext::establish().and_then(|ctx| {
                     let w = ctx.watcher(Some(&[reader.as_str()]))?;
-                    Ok((ctx.canceller(), w))
+                    Ok((ctx, w))
                 });
-                let mut w = match started {
-                    Ok((cancel, w)) => {
-                        let _ = ready_tx.send(Ok(cancel));
-                        w
+                let (ctx, mut w) = match started {
+                    Ok((ctx, w)) => {
+                        let _ = ready_tx.send(Ok(ctx.canceller()));
+                        (ctx, w)
                     }
                     Err(e) => {
                         let _ = ready_tx.send(Err(e));
@@ -172,7 +172,14 @@ impl Watcher {
                                 | ReaderEvent::ReaderRemoved { reader: r } => *r == reader,
                                 _ => false,
                             });
-                            if gone {
+                            // pcscd may report a change of a card that just went in (its event
+                            // counter moves more than once): only an empty reader counts. A
+                            // card pulled and put back is caught by the next APDU instead
+                            // (PC/SC answers "card removed" on the old connection).
+                            let empty = ctx.readers().map_or(true, |rs| {
+                                !rs.iter().any(|r| r.name == reader && r.atr.is_some())
+                            });
+                            if gone && empty {
                                 let _ = tx.send(());
                                 return;
                             }
