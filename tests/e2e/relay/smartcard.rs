@@ -260,6 +260,14 @@ async fn a_shared_card_answers_on_the_customers_reader_as_on_the_technicians() {
     // An identical fresh card on the technician's desk, shared into the session.
     let desk = blocking(|| insert(PORT_0, card()));
     blocking(|| card_in(READER_0, Duration::from_secs(5)));
+    // The technician's readers, with the card's ATR (local PC/SC, no relay).
+    let o = out(rig.console("tom", &["smartcard", "readers"])).await;
+    let (so, se) = text(&o);
+    assert!(o.status.success(), "{so}{se}");
+    let atr_hex = data_encoding::HEXUPPER.encode(ATR);
+    assert!(so.contains(&format!("{READER_0}\tcard present, ATR {atr_hex}")), "{so}");
+    assert!(so.contains(&format!("{READER_1}\tno card")), "{so}");
+
     let mut cust = customer(&rig, &key, Some("smartcard"));
     blocking(|| cust.expect("Your technician is: tom"));
     let mut tech = share(&rig, &key);
