@@ -3,7 +3,7 @@
 //! A technician's console and a customer's client both dial out to the relay over TLS; the
 //! relay authenticates the technician through authd (second factor included, role
 //! `technician`), pairs the customer by a one-time session key, and forwards framed channels
-//! (chat, shell, file transfer, TCP forwarding; smart card reserved) with per-channel flow
+//! (chat, shell, file transfer, TCP forwarding, smart card) with per-channel flow
 //! control, recording everything per session (JSON-lines record, shell in asciicast v2).
 //!
 //! It is not an authentication server (it asks authd through [`auth::Authenticator`] and never

@@ -71,3 +71,70 @@ fn a_stream_cut_anywhere_decodes_its_complete_prefix() {
         assert_eq!(n, ends.iter().filter(|e| **e <= cut).count());
     }
 }
+
+/// The smart-card channel's messages against hostile inputs: the fuzz target's entry point on
+/// a corpus (decoder and relay scanner must agree and never panic), plus the exact refusals.
+#[test]
+fn hostile_smartcard_messages_are_refused_without_panics() {
+    use support_relay::proto::smartcard::{Decoder, Direction, Message, Scanner, fuzz_messages};
+    let big = |ty: u8, len: u32| {
+        let mut v = vec![ty];
+        v.extend_from_slice(&len.to_be_bytes());
+        v
+    };
+    let mut corpus: Vec<Vec<u8>> = vec![
+        vec![],
+        vec![0],
+        vec![0xff; 64],
+        big(2, u32::MAX),                // a 4 GiB command
+        big(2, 65_545),                  // one past the extended APDU maximum
+        big(3, 65_539),                  // one past the longest response
+        big(1, 34),                      // a 34-byte ATR
+        big(2, 3),                       // a 3-byte command
+        big(4, 1),                       // a reset with a body
+        vec![6, 0, 0, 0, 2, 0xC3, 0x28], // an `end` that is not UTF-8
+        vec![2, 0, 0, 0, 4, 0, 0xA4, 4], // cut inside the body
+        vec![7, 0, 0, 0, 0],             // unknown type
+    ];
+    let mut ok = Message::Command(b"\x00\x20\x00\x81\x06123456".to_vec())
+        .to_bytes()
+        .expect("encode")
+        .to_vec();
+    ok.extend(Message::Reset.to_bytes().expect("reset"));
+    corpus.push(ok.clone());
+    corpus.push(vec![0u8; 70_000]);
+    for input in &corpus {
+        fuzz_messages(input);
+    }
+    let refused = |dir, b: &[u8]| {
+        Decoder::new(dir)
+            .decode(&mut BytesMut::from(b))
+            .map_err(|e| e.code())
+    };
+    assert_eq!(
+        refused(Direction::ToCard, &big(2, 65_545)),
+        Err("smartcard_oversized")
+    );
+    assert_eq!(
+        refused(Direction::FromCard, &big(2, 10)),
+        Err("smartcard_wrong_direction")
+    );
+    assert_eq!(
+        refused(Direction::ToCard, &big(2, 3)),
+        Err("smartcard_malformed")
+    );
+    assert_eq!(
+        refused(Direction::ToCard, &[7]),
+        Err("smartcard_unknown_type")
+    );
+    let mut sc = Scanner::new(Direction::ToCard);
+    sc.feed(&ok).expect("a valid stream passes the relay");
+    assert_eq!(
+        (
+            sc.counts.commands,
+            sc.counts.command_bytes,
+            sc.counts.resets
+        ),
+        (1, 11, 1)
+    );
+}

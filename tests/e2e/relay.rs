@@ -17,6 +17,7 @@ use std::time::Duration;
 mod adapter;
 
 mod refusals;
+mod smartcard;
 
 /// The support binaries, next to the `sesame` binary cargo built for these tests. They belong to
 /// the `support-relay` package; `cargo test --workspace` builds them (the package has an

@@ -175,6 +175,11 @@ enum Cmd {
     },
     /// Check for (`--check`) or install a newer console, signed by the appliance.
     Update(super::update::UpdateArgs),
+    /// Smart cards: list local readers, share one reader's card into a session.
+    Smartcard {
+        #[command(subcommand)]
+        cmd: super::smartcard::SmartcardCmd,
+    },
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -506,6 +511,13 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut mux = authed(&cli).await?;
             let v = mux.call(&Control::Pick { id: id.clone() }).await?;
             println!("{}", v["session"].as_str().unwrap_or(""));
+        }
+        Cmd::Smartcard { cmd } => {
+            let mux = match cmd.session() {
+                Some((key, wait)) => Some(attached(&cli, key, wait).await?),
+                None => None,
+            };
+            return super::smartcard::run(cmd, mux).await;
         }
         Cmd::Admin { cmd } => {
             let mut mux = authed(&cli).await?;

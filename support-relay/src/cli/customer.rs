@@ -25,12 +25,16 @@ pub struct Cli {
     #[arg(long, default_value = "customer")]
     name: String,
     /// Consent given up front, for unattended use: comma-separated among shell, files,
-    /// forward (anything not listed is refused). Without it, each request is asked.
+    /// forward, smartcard (anything not listed is refused). Without it, each request is asked.
     #[arg(long, value_delimiter = ',')]
     consent: Option<Vec<String>>,
     /// Directory where received files go and from which requested files are read.
     #[arg(long, default_value = ".")]
     dir: PathBuf,
+    /// The vpcd virtual reader (pcscd's `vsmartcard-vpcd` driver) that a technician's shared
+    /// smart card is put into, HOST:PORT.
+    #[arg(long, value_name = "HOST:PORT", default_value = crate::client::smartcard::DEFAULT_VPCD)]
+    vpcd: String,
 }
 
 /// Entry point of the binary.
@@ -49,8 +53,8 @@ pub async fn main() -> ExitCode {
     };
     if let Some(c) = &cli.consent {
         for w in c {
-            if !["shell", "files", "forward", "none"].contains(&w.as_str()) {
-                eprintln!("error: unknown consent {w:?} (shell, files, forward)");
+            if !["shell", "files", "forward", "smartcard", "none"].contains(&w.as_str()) {
+                eprintln!("error: unknown consent {w:?} (shell, files, forward, smartcard)");
                 return ExitCode::from(2);
             }
         }
@@ -77,7 +81,7 @@ pub async fn main() -> ExitCode {
         Ok(m) => m,
         Err(e) => return super::fail(&e),
     };
-    match customer::run(mux, opts, rx).await {
+    match customer::run_with_vpcd(mux, opts, &cli.vpcd, rx).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => super::fail(&e.into()),
     }

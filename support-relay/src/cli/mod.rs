@@ -5,6 +5,7 @@ pub mod console;
 pub mod customer;
 pub mod relay;
 pub mod update;
+pub mod smartcard;
 
 use std::sync::Arc;
 

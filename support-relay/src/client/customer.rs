@@ -55,8 +55,18 @@ pub fn safe_name(name: &str) -> Option<String> {
 
 /// Join and serve until the session ends, the customer quits or the connection drops.
 pub async fn run(
+    mux: Mux,
+    opts: Options,
+    lines: mpsc::UnboundedReceiver<String>,
+) -> Result<(), ClientError> {
+    run_with_vpcd(mux, opts, super::smartcard::DEFAULT_VPCD, lines).await
+}
+
+/// [`run`], with a shared smart card put into the vpcd reader at `vpcd` (`host:port`).
+pub async fn run_with_vpcd(
     mut mux: Mux,
     opts: Options,
+    vpcd: &str,
     mut lines: mpsc::UnboundedReceiver<String>,
 ) -> Result<(), ClientError> {
     let first = match &opts.entry {
@@ -107,7 +117,7 @@ pub async fn run(
                     match &opts.consent {
                         Some(c) if c.contains(kind.consent()) => {
                             say(&format!("Allowed ({}) : {}", kind.consent(), describe(kind, &params)));
-                            accept(&mux, channel, kind, params, &opts.dir, &kill);
+                            accept(&mux, channel, kind, params, &opts.dir, vpcd, &kill);
                         }
                         Some(_) => {
                             say(&format!("Refused (no consent for {}): {}", kind.consent(), describe(kind, &params)));
@@ -136,7 +146,7 @@ pub async fn run(
                 let l = l.trim().to_owned();
                 if let Some((channel, kind, params)) = asks.pop_front() {
                     if matches!(l.to_lowercase().as_str(), "y" | "yes" | "o" | "oui") {
-                        accept(&mux, channel, kind, params, &opts.dir, &kill);
+                        accept(&mux, channel, kind, params, &opts.dir, vpcd, &kill);
                     } else {
                         say("Refused.");
                         refuse(&mux, channel, "declined");
@@ -163,7 +173,10 @@ fn describe(kind: ChannelKind, p: &Value) -> String {
         ChannelKind::FilePush => format!("send you the file {} ({} bytes)", s("name"), p["size"]),
         ChannelKind::FilePull => format!("fetch the file {}", s("name")),
         ChannelKind::Forward => format!("connect through this computer to {}", s("target")),
-        ChannelKind::Smartcard => "use a smart card".into(),
+        ChannelKind::Smartcard => format!(
+            "put the smart card of their reader \"{}\" into this computer's reader",
+            crate::proto::smartcard::reader_name(p)
+        ),
     }
 }
 
@@ -180,10 +193,12 @@ fn accept(
     kind: ChannelKind,
     params: Value,
     dir: &Path,
+    vpcd: &str,
     kill: &broadcast::Sender<()>,
 ) {
     let ch = mux.channel(channel, kind.interactive());
     let dir = dir.to_owned();
+    let vpcd = vpcd.to_owned();
     let kill = kill.subscribe();
     tokio::spawn(async move {
         let r = match kind {
@@ -191,10 +206,7 @@ fn accept(
             ChannelKind::FilePush => receive_file(ch, &params, &dir).await,
             ChannelKind::FilePull => send_file(ch, &params, &dir).await,
             ChannelKind::Forward => forward(ch, &params).await,
-            ChannelKind::Smartcard => {
-                refuse_ch(&ch, "unsupported");
-                Ok(())
-            }
+            ChannelKind::Smartcard => super::smartcard::serve(ch, &params, &vpcd).await,
         };
         if let Err(e) = r {
             say(&format!("Channel {channel} failed: {e}"));

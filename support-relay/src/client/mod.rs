@@ -3,10 +3,12 @@
 //!
 //! - [`console`]: technician operations (login, keys, run, push/pull, forward, sharing, admin).
 //! - [`customer`]: the customer's side (join, consent, PTY shell, files, forwarding).
+//! - [`smartcard`]: smart-card sharing, both sides (PC/SC reader → channel → vpcd reader).
 
 pub mod console;
 pub mod customer;
 mod pty;
+pub mod smartcard;
 
 use crate::conn::{self, ConnError, Outbound};
 use crate::flow::{RecvWindow, SendWindow};

@@ -17,7 +17,8 @@ pub enum ChannelKind {
     FilePull,
     /// A TCP connection from the customer's side to `params.target` (`host:port`).
     Forward,
-    /// Reserved for smart-card forwarding (a later issue); always refused today.
+    /// The technician's smart card in the customer's vpcd reader (`params.reader`, the
+    /// technician's reader name); data is [`crate::proto::smartcard`] messages.
     Smartcard,
 }
 

@@ -8,6 +8,7 @@
 
 pub mod control;
 pub mod frame;
+pub mod smartcard;
 
 pub use control::Control;
 pub use frame::{DecodeError, Decoder, Frame, HELLO_LEN, Kind, MAX_PAYLOAD, VERSION};

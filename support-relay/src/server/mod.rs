@@ -10,6 +10,7 @@
 pub(crate) mod fair;
 pub mod metrics;
 pub(crate) mod session;
+mod smartcard;
 mod tech;
 
 use crate::auth::{Authenticator, Identity};

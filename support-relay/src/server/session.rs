@@ -36,6 +36,8 @@ pub(crate) struct Route {
     pub(crate) cast: Option<Cast>,
     pub(crate) hash: Option<Sha256>,
     pub(crate) bytes: u64,
+    /// A smart-card channel's checks and counts.
+    pub(crate) sc: Option<Box<crate::server::smartcard::Audit>>,
 }
 
 /// Why forwarding a frame failed: the sender broke the rules and is cut.
@@ -148,13 +150,15 @@ impl Session {
                 params["name"].as_str().unwrap_or("").to_owned()
             }
             ChannelKind::Forward => params["target"].as_str().unwrap_or("").to_owned(),
-            ChannelKind::Smartcard => String::new(),
+            ChannelKind::Smartcard => crate::proto::smartcard::reader_name(params),
         };
         let by = self
             .techs
             .get(&tech)
             .map(|p| p.user.clone())
             .unwrap_or_default();
+        let sc = (kind == ChannelKind::Smartcard)
+            .then(|| Box::new(crate::server::smartcard::Audit::new(&by, params)));
         self.log(
             now,
             "channel_opened",
@@ -173,6 +177,7 @@ impl Session {
                 cast: None,
                 hash,
                 bytes: 0,
+                sc,
             },
         );
         self.by_local.insert((tech, local), global);
@@ -205,6 +210,12 @@ impl Session {
             Kind::Data => {
                 if !route.up.spend(f.payload.len()) {
                     return Err(RouteError::WindowViolation);
+                }
+                if let Some(a) = route.sc.as_mut()
+                    && let Err(e) = a.tech_data(&f.payload)
+                {
+                    self.smartcard_refused(global, &e, now);
+                    return Ok(());
                 }
                 if route.kind == ChannelKind::FilePush {
                     if let Some(h) = route.hash.as_mut() {
@@ -252,6 +263,12 @@ impl Session {
             Kind::Data => {
                 if !route.down.spend(f.payload.len()) {
                     return Err(RouteError::WindowViolation);
+                }
+                if let Some(a) = route.sc.as_mut()
+                    && let Err(e) = a.customer_data(&f.payload)
+                {
+                    self.smartcard_refused(global, &e, now);
+                    return Ok(());
                 }
                 match route.kind {
                     ChannelKind::Shell => {
@@ -387,17 +404,48 @@ impl Session {
 
     /// Drop a channel's route (after a close frame, or when a side leaves).
     pub(crate) fn close_route(&mut self, global: u32, now: i64, by_customer: bool) {
+        let by = if by_customer {
+            "customer"
+        } else {
+            "technician"
+        };
+        self.close_route_by(global, now, by);
+    }
+
+    fn close_route_by(&mut self, global: u32, now: i64, by: &str) {
         if let Some(mut r) = self.routes.remove(&global) {
             self.by_local.remove(&(r.tech, r.local));
             if let Some(c) = r.cast.take() {
                 let _ = c.finish();
             }
-            self.log(
-                now,
-                "channel_closed",
-                json!({"channel": global, "by": if by_customer { "customer" } else { "technician" }}),
-            );
+            if let Some(a) = r.sc.take() {
+                self.log(now, "smartcard", a.summary(global, by));
+            }
+            self.log(now, "channel_closed", json!({"channel": global, "by": by}));
         }
+    }
+
+    /// A smart-card message broke the channel's rules: close that channel on both sides (the
+    /// connections and the session go on), with the reason logged and recorded.
+    fn smartcard_refused(&mut self, global: u32, e: &crate::proto::smartcard::ScError, now: i64) {
+        let Some(r) = self.routes.get(&global) else {
+            return;
+        };
+        let reason = e.code();
+        tracing::warn!(session = %self.id, channel = global, reason, "smart-card channel closed: {e}");
+        let close = |ch: u32| Frame::new(Kind::Close, ch, reason.as_bytes().to_vec());
+        if let Some(t) = self.techs.get(&r.tech) {
+            let _ = t.out.send(close(r.local), true);
+        }
+        if let Some(c) = &self.customer {
+            let _ = c.out.send(close(global), true);
+        }
+        self.log(
+            now,
+            "channel_refused",
+            json!({"channel": global, "reason": reason}),
+        );
+        self.close_route_by(global, now, "relay");
     }
 
     /// A technician connection went away: close its channels on the customer side.

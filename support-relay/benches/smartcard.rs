@@ -1,0 +1,222 @@
+//! Smart-card sharing benchmark (not a test): APDU round trips directly on vpcd's reader 0
+//! against the whole forwarding chain on reader 1, in the same run on this machine.
+//!
+//! Chain: PC/SC program → pcscd → vpcd reader 1 → our card end (customer side) → relay over
+//! TLS → console side → PC/SC on reader 0 (one transaction per APDU) → pcscd → vpcd → the
+//! emulator card. The console, the customer and the relay run in this one process (three TLS
+//! endpoints, two TLS hops). Technician authentication is a stub (no authd: it is not what is
+//! measured).
+//!
+//! Run: `cargo bench -p support-relay --bench smartcard [-- APDUS]` (default 3000). Needs pcscd
+//! and vpcd (`scripts/setup`); starts `pcscd -f` if none runs and takes the pcscd test lock.
+//! Targets (issue 9): forwarded p50 ≤ 1 ms, p99 ≤ 3 ms, ≥ 1 000 APDUs/s.
+
+#![allow(clippy::unwrap_used)]
+
+#[allow(dead_code, unreachable_pub)]
+#[path = "../../hardware/tests/pcscd.rs"]
+mod pcscd;
+
+use pcscd::{PORT_0, READER_0, READER_1, poll};
+use sesame_hardware::card::emulator::{self, EmulatedCard};
+use sesame_hardware::card::pcsc::{PcscCard, PcscContext};
+use sesame_hardware::card::{CardEnd, CardEndOptions};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use support_relay::auth::{AuthError, Authenticator, BoxFut, Identity};
+use support_relay::client::{self, customer};
+
+#[derive(Debug)]
+struct StubAuth;
+
+impl Authenticator for StubAuth {
+    fn login_step<'a>(
+        &'a self,
+        _: &'a str,
+        _: serde_json::Value,
+        _: std::net::IpAddr,
+    ) -> BoxFut<'a, Result<(u16, serde_json::Value), AuthError>> {
+        Box::pin(async { Err(AuthError::UnknownStep) })
+    }
+    fn identity<'a>(
+        &'a self,
+        s: &'a str,
+        _: std::net::IpAddr,
+    ) -> BoxFut<'a, Result<Option<Identity>, AuthError>> {
+        Box::pin(async move {
+            Ok((s == "bench").then(|| Identity {
+                username: "bench".into(),
+                roles: vec!["technician".into()],
+            }))
+        })
+    }
+    fn logout<'a>(&'a self, _: &'a str, _: std::net::IpAddr) -> BoxFut<'a, Result<(), AuthError>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+struct Stats {
+    p50_ms: f64,
+    p99_ms: f64,
+    per_sec: f64,
+    n: usize,
+}
+
+/// `n` round trips of GET CHALLENGE (8 bytes back) after a SELECT, each timed.
+fn measure(card: &mut PcscCard, n: usize) -> Stats {
+    let select = emulator::test_script()[0].to_bytes();
+    assert_eq!(card.transmit(&select).unwrap(), [0x90, 0x00]);
+    let get_challenge = [0x00, 0x84, 0x00, 0x00, 0x08];
+    for _ in 0..50 {
+        card.transmit(&get_challenge).unwrap();
+    }
+    let mut times = Vec::with_capacity(n);
+    let start = Instant::now();
+    for _ in 0..n {
+        let t = Instant::now();
+        let resp = card.transmit(&get_challenge).unwrap();
+        times.push(t.elapsed());
+        assert_eq!(resp.len(), 10);
+    }
+    let total = start.elapsed();
+    times.sort();
+    let pct = |p: f64| times[((times.len() - 1) as f64 * p).round() as usize].as_secs_f64() * 1e3;
+    Stats {
+        p50_ms: pct(0.50),
+        p99_ms: pct(0.99),
+        per_sec: n as f64 / total.as_secs_f64(),
+        n,
+    }
+}
+
+fn present(ctx: &PcscContext, reader: &str, want: bool) {
+    poll(Duration::from_secs(20), "the reader's state", || {
+        ctx.readers()
+            .unwrap()
+            .into_iter()
+            .any(|r| r.name == reader && r.atr.is_some() == want)
+            .then_some(())
+    });
+}
+
+/// Relay, customer (vpcd reader 1) and console sharing reader 0, all in this process.
+async fn chain(dir: &std::path::Path) {
+    let (tls, cert) = support_relay::tls::load_or_generate(&dir.join("tls")).expect("tls");
+    let deps = support_relay::server::Deps {
+        config: support_relay::server::Config::new(dir.join("relay")),
+        auth: Arc::new(StubAuth),
+        clock: Arc::new(support_relay::clock::SystemClock),
+        tls,
+        mailer: None,
+    };
+    let h = support_relay::server::build(deps).expect("build");
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let relay = l.local_addr().expect("addr").to_string();
+    tokio::spawn(support_relay::server::serve(l, h, std::future::pending()));
+    let ccfg = support_relay::tls::client_config_from_pem(cert.as_bytes()).expect("ccfg");
+    let mut tech = client::connect(&relay, "localhost", ccfg.clone())
+        .await
+        .expect("tech");
+    client::console::authenticate(&mut tech, "bench")
+        .await
+        .expect("auth");
+    let key = match tech
+        .request(&support_relay::proto::Control::KeyNew {})
+        .await
+        .expect("key")
+    {
+        support_relay::proto::Control::KeyCreated { key, .. } => key,
+        other => panic!("{other:?}"),
+    };
+    let cust = client::connect(&relay, "localhost", ccfg)
+        .await
+        .expect("cust");
+    let opts = customer::Options {
+        entry: customer::Entry::Key(key.clone()),
+        name: "bench".into(),
+        consent: Some(["smartcard".to_owned()].into_iter().collect()),
+        dir: dir.to_owned(),
+    };
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    std::mem::forget(tx);
+    tokio::spawn(async move {
+        customer::run_with_vpcd(cust, opts, &format!("127.0.0.1:{}", pcscd::PORT_1), rx).await
+    });
+    client::console::attach(&mut tech, &key, 30)
+        .await
+        .expect("attach");
+    tokio::spawn(async move {
+        let r = client::smartcard::share(
+            &mut tech,
+            READER_0,
+            std::future::pending::<()>(),
+            &mut |_| {},
+        )
+        .await;
+        eprintln!("sharing ended: {r:?}");
+    });
+}
+
+fn row(name: &str, s: &Stats, base: &Stats) {
+    println!(
+        "{name:<46} {:>6} {:>9.3} {:>9.3} {:>10.0} {:>8.1}×",
+        s.n,
+        s.p50_ms,
+        s.p99_ms,
+        s.per_sec,
+        s.p50_ms / base.p50_ms
+    );
+}
+
+fn main() {
+    let n: usize = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(3000);
+    let _pcscd = pcscd::pcscd();
+    let ctx = PcscContext::establish().unwrap();
+    let end = CardEnd::connect(("127.0.0.1", PORT_0), CardEndOptions::default()).unwrap();
+    let stop = end.stop_handle().unwrap();
+    let card = std::thread::spawn(move || end.run(EmulatedCard::test_card()));
+    present(&ctx, READER_0, true);
+
+    // Baseline: directly on reader 0.
+    let base = {
+        let mut c = ctx.connect(READER_0).unwrap();
+        measure(&mut c, n)
+    };
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = tempfile::tempdir().expect("tmp");
+    rt.block_on(chain(dir.path()));
+    present(&ctx, READER_1, true);
+    let fwd = {
+        let mut c = ctx.connect(READER_1).unwrap();
+        measure(&mut c, n)
+    };
+
+    println!("\nAPDU round trips (GET CHALLENGE, 8 bytes back), pcscd + vpcd, loopback\n");
+    println!(
+        "{:<46} {:>6} {:>9} {:>9} {:>10} {:>9}",
+        "path", "APDUs", "p50 ms", "p99 ms", "APDUs/s", "p50/base"
+    );
+    row("direct, reader 0 (baseline)", &base, &base);
+    row("reader 1 → customer → relay (TLS) → console", &fwd, &base);
+    let ok = |b: bool| if b { "met" } else { "MISSED" };
+    println!(
+        "\ntargets: p50 ≤ 1 ms {}, p99 ≤ 3 ms {}, ≥ 1000 APDUs/s {}",
+        ok(fwd.p50_ms <= 1.0),
+        ok(fwd.p99_ms <= 3.0),
+        ok(fwd.per_sec >= 1000.0)
+    );
+    rt.shutdown_timeout(Duration::from_secs(1));
+    stop.stop();
+    let _ = card.join();
+}
