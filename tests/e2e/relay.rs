@@ -16,6 +16,8 @@ use std::time::Duration;
 #[allow(dead_code)]
 mod adapter;
 
+mod faults;
+mod mail;
 mod refusals;
 
 /// The support binaries, next to the `sesame` binary cargo built for these tests. They belong to
