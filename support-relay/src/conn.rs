@@ -392,8 +392,10 @@ async fn writer<S: AsyncWrite>(
 
 /// A TCP stream for under TLS. rustls asks its socket for at most 4 KiB per read; this serves
 /// those reads from one large socket read ([`SOCKET_READ`]) while data streams, reads straight
-/// into the caller's buffer when it is large enough, and holds no buffer at all while the
-/// connection is quiet (it waits for readiness before lending one). Writes pass through.
+/// into the caller's buffer when it is large enough or the connection is quiet, and holds no
+/// buffer at all while the connection is quiet (allocating 64 KiB per handshake or control
+/// message left the allocator's heap fragmented, resident memory per idle connection). Writes
+/// pass through.
 #[derive(Debug)]
 pub struct BufferedTcp {
     io: TcpStream,
@@ -437,8 +439,16 @@ impl AsyncRead for BufferedTcp {
                 }
                 return Poll::Ready(Ok(()));
             }
-            if out.remaining() >= SOCKET_READ {
-                return Pin::new(&mut me.io).poll_read(cx, out);
+            if out.remaining() >= SOCKET_READ || !me.streaming {
+                // Large reads, and quiet connections (handshakes, control messages), read
+                // straight into the caller's buffer: no 64 KiB buffer is touched for them. A
+                // read that fills the caller's buffer says data streams: buffer from then on.
+                let before = out.filled().len();
+                ready!(Pin::new(&mut me.io).poll_read(cx, out))?;
+                if out.filled().len() > before && out.remaining() == 0 {
+                    me.streaming = true;
+                }
+                return Poll::Ready(Ok(()));
             }
             ready!(me.io.poll_read_ready(cx))?;
             if me.buf.is_empty() {
