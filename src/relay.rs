@@ -1,36 +1,37 @@
-//! The support relay inside the appliance: an in-process [`Authenticator`] that calls authd's
-//! router directly (no network hop, the technician's address passed as the peer so authd's guard
-//! sees it), authd's clock shared with the relay, and the wiring that serves both.
+//! The support relay inside the appliance: an in-process transport for the relay's
+//! `AuthdClient` that calls authd's router directly (no network hop, the technician's address
+//! passed as the peer so authd's guard sees it), authd's clock shared with the relay, and the
+//! wiring that serves both.
 
 use authd::http::extract::PeerAddr;
 use http_body_util::BodyExt;
 use serde_json::Value;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use support_relay::auth::{AuthError, Authenticator, BoxFut, Identity, LOGIN_STEPS};
+use support_relay::auth::{AuthError, AuthdClient, BoxFut, Transport, json_body};
 use tower::ServiceExt;
 
-/// Calls authd's axum router in process.
+/// The transport to authd's axum router in process ([`AuthdClient`] holds the logic).
 #[derive(Clone)]
-pub(crate) struct InProcessAuth {
+pub(crate) struct InProcess {
     router: axum::Router,
 }
 
-impl std::fmt::Debug for InProcessAuth {
+impl std::fmt::Debug for InProcess {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("InProcessAuth")
+        f.write_str("InProcess")
     }
 }
 
-impl InProcessAuth {
+impl InProcess {
     /// Over authd's router.
-    pub(crate) fn new(app: authd::app::Authd) -> Result<InProcessAuth, authd::Error> {
-        Ok(InProcessAuth {
+    pub(crate) fn new(app: authd::app::Authd) -> Result<InProcess, authd::Error> {
+        Ok(InProcess {
             router: authd::http::router(app)?,
         })
     }
 
-    async fn call(
+    async fn request(
         &self,
         method: &str,
         path: &str,
@@ -65,56 +66,20 @@ impl InProcessAuth {
             .await
             .map_err(|e| un(&e))?
             .to_bytes();
-        let v = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).map_err(|e| un(&e))?
-        };
-        Ok((status, v))
+        Ok((status, json_body(&bytes)?))
     }
 }
 
-impl Authenticator for InProcessAuth {
-    fn login_step<'a>(
+impl Transport for InProcess {
+    fn call<'a>(
         &'a self,
-        step: &'a str,
-        body: Value,
+        method: &'a str,
+        path: &'a str,
+        bearer: Option<&'a str>,
+        body: Option<Value>,
         client: IpAddr,
     ) -> BoxFut<'a, Result<(u16, Value), AuthError>> {
-        Box::pin(async move {
-            if !LOGIN_STEPS.contains(&step) {
-                return Err(AuthError::UnknownStep);
-            }
-            self.call("POST", &format!("/api/v1/{step}"), None, Some(body), client)
-                .await
-        })
-    }
-
-    fn identity<'a>(
-        &'a self,
-        session: &'a str,
-        client: IpAddr,
-    ) -> BoxFut<'a, Result<Option<Identity>, AuthError>> {
-        Box::pin(async move {
-            let (s, v) = self
-                .call("GET", "/api/v1/me", Some(session), None, client)
-                .await?;
-            support_relay::auth::identity_from(s, &v)
-        })
-    }
-
-    fn logout<'a>(&'a self, session: &'a str, client: IpAddr) -> BoxFut<'a, Result<(), AuthError>> {
-        Box::pin(async move {
-            self.call(
-                "POST",
-                "/api/v1/logout",
-                Some(session),
-                Some(Value::Object(Default::default())),
-                client,
-            )
-            .await
-            .map(|_| ())
-        })
+        Box::pin(self.request(method, path, bearer, body, client))
     }
 }
 
@@ -135,7 +100,7 @@ pub(crate) fn deps(
 ) -> Result<support_relay::server::Deps, authd::Error> {
     Ok(support_relay::server::Deps {
         config: support_relay::server::Config::from_sesame(&app.config),
-        auth: Arc::new(InProcessAuth::new(app.clone())?),
+        auth: Arc::new(AuthdClient::new(InProcess::new(app.clone())?)),
         clock: Arc::new(AppClock(app.clock.clone())),
         tls,
         mailer: support_relay::server::mailer_from_sesame(&app.config),

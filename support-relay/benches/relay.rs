@@ -1,49 +1,36 @@
-//! Relay benchmark (not a test): bytes/s through one forwarded channel (1 and 4 streams) against
-//! `socat` relaying the same traffic and against a direct connection, the process's CPU seconds
-//! per GB forwarded, and added round-trip latency against socat's — all in one run.
+//! Relay benchmark (not a test), all in one run on this machine:
 //!
-//! `cargo bench -p support-relay --bench relay [-- MEGABYTES]` (default 256 MB per measurement).
-//! The console, the customer and the relay run in this one process (3 TLS endpoints, 2 TLS
-//! hops); socat relays plain TCP. Technician authentication is a stub here (it is not what is
-//! measured): the bench has no authd.
+//! 1. Bytes/s through one forwarded channel, 1 and 4 streams: the relay against **socat
+//!    relaying plain TCP** and against **socat doing the relay's work** (TCP→TLS, TLS→TLS,
+//!    TLS→TCP: the same topology, see `relay/socat.rs`), and against a direct connection.
+//! 2. The relay process's CPU seconds per GB forwarded (and the socat TLS relay's).
+//! 3. Round-trip latency: direct, socat plain, socat TLS chain, relay; the relay's added
+//!    round trip against each socat's.
+//! 4. Relay memory per session: N busy sessions (default 1 000) and M idle paired sessions
+//!    (default 10 000), relay RSS before and after, divided by the count.
+//!
+//! `cargo bench -p support-relay --bench relay [-- --mb 256 --busy 1000 --idle 10000]`
+//! (`--skip-throughput`, `--skip-memory` to run one half). The relay runs in its own process
+//! (this binary re-executed, `relay/child.rs`); the console and customer ends run here (the
+//! real client code: `client::connect`, the console's `forward`, the customer's accept). The
+//! open-files limit is raised to 200 000 (soft and hard; the bench runs as root in CI) for the
+//! 20 000+ connections of the idle measurement, in this process and the relay child. The relay's
+//! data directory (session records, fsynced per event) is on `/dev/shm` when it exists.
+
+#[path = "relay/child.rs"]
+mod child;
+#[path = "relay/memory.rs"]
+mod memory;
+#[path = "relay/socat.rs"]
+mod socat;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-use support_relay::auth::{AuthError, Authenticator, BoxFut, Identity};
 use support_relay::client::{self, customer};
 
-#[derive(Debug)]
-struct StubAuth;
-
-impl Authenticator for StubAuth {
-    fn login_step<'a>(
-        &'a self,
-        _: &'a str,
-        _: serde_json::Value,
-        _: std::net::IpAddr,
-    ) -> BoxFut<'a, Result<(u16, serde_json::Value), AuthError>> {
-        Box::pin(async { Err(AuthError::UnknownStep) })
-    }
-    fn identity<'a>(
-        &'a self,
-        s: &'a str,
-        _: std::net::IpAddr,
-    ) -> BoxFut<'a, Result<Option<Identity>, AuthError>> {
-        Box::pin(async move {
-            Ok((s == "bench").then(|| Identity {
-                username: "bench".into(),
-                roles: vec!["technician".into()],
-            }))
-        })
-    }
-    fn logout<'a>(&'a self, _: &'a str, _: std::net::IpAddr) -> BoxFut<'a, Result<(), AuthError>> {
-        Box::pin(async { Ok(()) })
-    }
-}
-
-/// Sink: reads until EOF, answers the byte count (8 bytes). Echo: echoes.
+/// Sink: reads until EOF, answers the byte count (8 bytes). First byte `E`: echo instead.
 fn sink_server() -> SocketAddr {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind");
     let a = l.local_addr().expect("addr");
@@ -57,7 +44,6 @@ fn sink_server() -> SocketAddr {
                     return;
                 }
                 if first[0] == b'E' {
-                    // Echo mode for latency.
                     let _ = s.set_nodelay(true);
                     loop {
                         match s.read(&mut buf) {
@@ -128,66 +114,11 @@ fn rtt(addr: SocketAddr, rounds: u32) -> Duration {
     t0.elapsed() / rounds
 }
 
-fn cpu_seconds() -> f64 {
-    let s = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let f: Vec<&str> = s
-        .rsplit(')')
-        .next()
-        .unwrap_or("")
-        .split_whitespace()
-        .collect();
-    let tick = 100.0;
-    let u: f64 = f.get(11).and_then(|x| x.parse().ok()).unwrap_or(0.0);
-    let k: f64 = f.get(12).and_then(|x| x.parse().ok()).unwrap_or(0.0);
-    (u + k) / tick
-}
-
-fn socat(target: SocketAddr) -> Option<(std::process::Child, SocketAddr)> {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .ok()?
-        .local_addr()
-        .ok()?
-        .port();
-    let child = std::process::Command::new("socat")
-        .arg(format!("TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork"))
-        .arg(format!("TCP:{target}"))
-        .spawn()
-        .ok()?;
-    let mut child = child;
-    let a: SocketAddr = ([127, 0, 0, 1], port).into();
-    // socat may take seconds to start on a loaded machine: wait up to 20 s for its port.
-    for _ in 0..1000 {
-        if TcpStream::connect(a).is_ok() {
-            return Some((child, a));
-        }
-        #[allow(
-            clippy::disallowed_methods,
-            reason = "waiting for an external process to listen, in a benchmark"
-        )]
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    None
-}
-
-async fn relay_forward(target: SocketAddr) -> (SocketAddr, tempfile::TempDir) {
-    let dir = tempfile::tempdir().expect("tmp");
-    let (tls, cert) = support_relay::tls::load_or_generate(&dir.path().join("tls")).expect("tls");
-    let deps = support_relay::server::Deps {
-        config: support_relay::server::Config::new(dir.path().join("relay")),
-        auth: Arc::new(StubAuth),
-        clock: Arc::new(support_relay::clock::SystemClock),
-        tls,
-        mailer: None,
-    };
-    let h = support_relay::server::build(deps).expect("build");
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let relay = l.local_addr().expect("addr").to_string();
-    tokio::spawn(support_relay::server::serve(l, h, std::future::pending()));
-    let ccfg = support_relay::tls::client_config_from_pem(cert.as_bytes()).expect("ccfg");
+/// The console side's forward of a fresh session through `relay` to `target`: its local port.
+async fn relay_forward(relay: SocketAddr, cert: &[u8], target: SocketAddr) -> SocketAddr {
+    let dir = std::env::temp_dir();
+    let relay = relay.to_string();
+    let ccfg = support_relay::tls::client_config_from_pem(cert).expect("ccfg");
     let mut tech = client::connect(&relay, "localhost", ccfg.clone())
         .await
         .expect("tech");
@@ -209,10 +140,10 @@ async fn relay_forward(target: SocketAddr) -> (SocketAddr, tempfile::TempDir) {
         entry: customer::Entry::Key(key.clone()),
         name: "bench".into(),
         consent: Some(["forward".to_owned()].into_iter().collect()),
-        dir: dir.path().to_owned(),
+        dir,
     };
-    let (_tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    std::mem::forget(_tx);
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    std::mem::forget(tx);
     tokio::spawn(customer::run(cust, opts, rx));
     client::console::attach(&mut tech, &key, 30)
         .await
@@ -223,66 +154,216 @@ async fn relay_forward(target: SocketAddr) -> (SocketAddr, tempfile::TempDir) {
     let fa = fl.local_addr().expect("addr");
     let t = target.to_string();
     tokio::spawn(async move { client::console::forward(tech, fl, &t).await });
-    (fa, dir)
+    fa
+}
+
+#[derive(Debug)]
+struct Args {
+    mb: u64,
+    busy: usize,
+    idle: usize,
+    throughput: bool,
+    memory: bool,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        mb: 256,
+        busy: 1000,
+        idle: 10_000,
+        throughput: true,
+        memory: true,
+    };
+    let v: Vec<String> = std::env::args().skip(1).collect();
+    let num = |i: usize| v.get(i + 1).and_then(|x| x.parse::<u64>().ok());
+    for (i, s) in v.iter().enumerate() {
+        match s.as_str() {
+            "--mb" => a.mb = num(i).unwrap_or(a.mb),
+            "--busy" => a.busy = num(i).map_or(a.busy, |n| n as usize),
+            "--idle" => a.idle = num(i).map_or(a.idle, |n| n as usize),
+            "--skip-throughput" => a.throughput = false,
+            "--skip-memory" => a.memory = false,
+            _ => {}
+        }
+    }
+    a
+}
+
+/// Raise the open-files limit (to 200 000 if allowed, else the soft limit to the hard one);
+/// returns the limit in force.
+fn raise_nofile() -> u64 {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let want = 200_000;
+    let raised = setrlimit(
+        Resource::Nofile,
+        Rlimit {
+            current: Some(want),
+            maximum: Some(want),
+        },
+    );
+    if let Err(e) = raised {
+        let hard = getrlimit(Resource::Nofile).maximum;
+        let _ = setrlimit(
+            Resource::Nofile,
+            Rlimit {
+                current: hard,
+                maximum: hard,
+            },
+        );
+        println!("open files limit not raised to {want} ({e}); hard limit {hard:?}");
+    }
+    let now = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
+    println!("open files limit: {now}");
+    now
+}
+
+fn mbs(x: f64) -> String {
+    format!("{:.0} MB/s", x / 1e6)
+}
+
+fn bench_throughput(rt: &tokio::runtime::Runtime, mb: u64, work: &std::path::Path) {
+    let total = mb * 1024 * 1024;
+    let target = sink_server();
+    let relay = child::RelayChild::start(&work.join("t"));
+    let fwd = rt.block_on(relay_forward(relay.addr, &relay.cert_pem, target));
+    let plain = socat::plain(target);
+    let chain = socat::tls_chain(target, &relay.tls_dir);
+    println!("== throughput: {mb} MB per measurement, loopback ==");
+    if plain.is_none() || chain.is_none() {
+        println!("socat unavailable (not installed, or did not start; scripts/setup installs it)");
+    }
+    for streams in [1u64, 4] {
+        let direct = throughput(target, total, streams);
+        let c0 = relay.cpu_seconds();
+        let ours = throughput(fwd, total, streams);
+        let cpu = relay.cpu_seconds() - c0;
+        let gb = total as f64 / 1e9;
+        println!(
+            "{streams} stream(s): direct {}, relay {} (relay/direct {:.2}), relay CPU {:.2} s/GB",
+            mbs(direct),
+            mbs(ours),
+            ours / direct,
+            cpu / gb
+        );
+        if let Some(p) = &plain {
+            let s = throughput(p.entry, total, streams);
+            println!(
+                "    socat plain TCP {} (relay/socat-plain {:.2})",
+                mbs(s),
+                ours / s
+            );
+        }
+        if let Some(c) = &chain {
+            // The chain forks per connection: the relaying socat's CPU is in its reaped children.
+            let c0 = child::cpu_seconds(c.relay_pid, true);
+            let s = throughput(c.entry, total, streams);
+            #[allow(
+                clippy::disallowed_methods,
+                reason = "letting socat reap its forked children before reading their CPU time"
+            )]
+            std::thread::sleep(Duration::from_millis(300));
+            let cpu = child::cpu_seconds(c.relay_pid, true) - c0;
+            println!(
+                "    socat TLS chain {} (relay/socat-TLS {:.2}), socat TLS relay CPU {:.2} s/GB",
+                mbs(s),
+                ours / s,
+                cpu / gb
+            );
+        }
+    }
+    let d = rtt(target, 2000);
+    let r = rtt(fwd, 2000);
+    println!("round trip (1 byte, echo): direct {d:?}, relay {r:?}");
+    let added_r = r.saturating_sub(d);
+    for (name, s) in [("socat plain", &plain), ("socat TLS chain", &chain)] {
+        if let Some(s) = s {
+            let t = rtt(s.entry, 2000);
+            let added = t.saturating_sub(d);
+            println!(
+                "    {name} {t:?}; added: relay {added_r:?} vs {added:?} (ratio {:.2}; totals {:.2})",
+                added_r.as_secs_f64() / added.as_secs_f64().max(1e-9),
+                r.as_secs_f64() / t.as_secs_f64()
+            );
+        }
+    }
+}
+
+fn bench_memory(rt: &tokio::runtime::Runtime, a: &Args, work: &std::path::Path) {
+    println!("== relay memory per session (relay in its own process, RSS) ==");
+    if a.busy > 0 {
+        let relay = child::RelayChild::start(&work.join("busy"));
+        let tls = support_relay::tls::client_config_from_pem(&relay.cert_pem).expect("tls");
+        let before = memory::settle(|| relay.rss_kib(), Duration::from_secs(5));
+        let pairs = rt.block_on(memory::pairs(relay.addr, tls, a.busy));
+        let (stop, sent) = rt.block_on(memory::stream(&pairs));
+        let t0 = Instant::now();
+        let s0 = sent.load(Ordering::Relaxed);
+        let after = memory::settle(|| relay.rss_kib(), Duration::from_secs(10));
+        let rate = (sent.load(Ordering::Relaxed) - s0) as f64 / t0.elapsed().as_secs_f64();
+        stop.store(true, Ordering::Relaxed);
+        println!(
+            "{} busy sessions: relay RSS {} KiB -> {} KiB, {:.1} KiB per session (target <= 160); {} forwarded in total while measured",
+            a.busy,
+            before,
+            after,
+            after.saturating_sub(before) as f64 / a.busy as f64,
+            mbs(rate)
+        );
+        drop(pairs);
+    }
+    if a.idle > 0 {
+        let relay = child::RelayChild::start(&work.join("idle"));
+        let tls = support_relay::tls::client_config_from_pem(&relay.cert_pem).expect("tls");
+        let before = memory::settle(|| relay.rss_kib(), Duration::from_secs(5));
+        let t0 = Instant::now();
+        let pairs = rt.block_on(memory::pairs(relay.addr, tls, a.idle));
+        let setup = t0.elapsed();
+        let after = memory::settle(|| relay.rss_kib(), Duration::from_secs(10));
+        println!(
+            "{} idle paired sessions (set up in {setup:.1?}): relay RSS {} KiB -> {} KiB, {:.1} KiB per session (target <= 32)",
+            a.idle,
+            before,
+            after,
+            after.saturating_sub(before) as f64 / a.idle as f64
+        );
+        drop(pairs);
+    }
 }
 
 fn main() {
-    let mb: u64 = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(256);
-    let total = mb * 1024 * 1024;
+    if let Some(dir) = std::env::var_os(child::CHILD_ENV) {
+        child::run_child(std::path::Path::new(&dir));
+        return;
+    }
+    let mut a = args();
+    let nofile = raise_nofile();
+    // The relay holds 3 descriptors per paired session (two connections, the record file).
+    let fit = (nofile.saturating_sub(1000) / 3) as usize;
+    if a.idle > fit {
+        println!(
+            "idle sessions limited to {fit} (not {}) by the open-files limit {nofile}",
+            a.idle
+        );
+        a.idle = fit;
+    }
+    // Session records are fsynced per event; their disk is not what is measured: keep the
+    // relay's data on tmpfs when there is one (10 000 sessions would otherwise wait on fsync).
+    let shm = std::path::Path::new("/dev/shm");
+    let work = if shm.is_dir() {
+        tempfile::tempdir_in(shm)
+    } else {
+        tempfile::tempdir()
+    }
+    .expect("tmp");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .expect("runtime");
-    let target = sink_server();
-    let (fwd, _dir) = rt.block_on(relay_forward(target));
-    let so = socat(target);
-    println!("relay benchmark: {mb} MB per measurement, loopback, this machine");
-    for streams in [1u64, 4] {
-        let direct = throughput(target, total, streams);
-        let c0 = cpu_seconds();
-        let ours = throughput(fwd, total, streams);
-        let cpu = cpu_seconds() - c0;
-        let line = format!(
-            "{streams} stream(s): relay {:.0} MB/s, direct {:.0} MB/s (relay/direct {:.2}), relay process CPU {:.2} s/GB",
-            ours / 1e6,
-            direct / 1e6,
-            ours / direct,
-            cpu / (total as f64 / 1e9)
-        );
-        match &so {
-            Some((_, sa)) => {
-                let s = throughput(*sa, total, streams);
-                println!(
-                    "{line}; socat {:.0} MB/s (relay/socat {:.2})",
-                    s / 1e6,
-                    ours / s
-                );
-            }
-            None => println!(
-                "{line}; socat unavailable (not installed, or did not start; scripts/setup installs it)"
-            ),
-        }
+    if a.throughput {
+        bench_throughput(&rt, a.mb, work.path());
     }
-    let d = rtt(target, 2000);
-    let r = rtt(fwd, 2000);
-    match &so {
-        Some((_, sa)) => {
-            let s = rtt(*sa, 2000);
-            let added_r = r.saturating_sub(d);
-            let added_s = s.saturating_sub(d);
-            println!(
-                "round trip: direct {d:?}, socat {s:?}, relay {r:?}; added by relay {added_r:?} vs socat {added_s:?} (ratio of totals {:.2})",
-                r.as_secs_f64() / s.as_secs_f64()
-            );
-        }
-        None => println!("round trip: direct {d:?}, relay {r:?}"),
-    }
-    if let Some((mut c, _)) = so {
-        let _ = c.kill();
-        let _ = c.wait();
+    if a.memory {
+        bench_memory(&rt, &a, work.path());
     }
 }

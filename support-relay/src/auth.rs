@@ -3,8 +3,10 @@
 //! The relay never sees a password it keeps: login steps are forwarded to authd generically
 //! (path from an allow-list + JSON body → status + JSON answer, authd's errors relayed as is),
 //! and a connection is then authenticated by the authd session token, re-checked periodically.
-//! Implementations: [`HttpsAuthenticator`] (HTTPS client to a remote authd) here, and an
-//! in-process adapter in the `sesame` binary.
+//! The logic (which paths, which methods, how answers are read) is written once, in
+//! [`AuthdClient`], over a [`Transport`] that only moves one request and its JSON answer:
+//! [`HttpsTransport`] (HTTPS client to a remote authd, [`HttpsAuthenticator`]) here, and an
+//! in-process transport over authd's router in the `sesame` binary.
 
 use serde_json::Value;
 use std::future::Future;
@@ -100,31 +102,112 @@ pub fn identity_from(status: u16, body: &Value) -> Result<Option<Identity>, Auth
     }
 }
 
-/// An HTTPS client to a remote authd (hyper over tokio-rustls), trusting a given CA/cert.
-#[derive(Debug, Clone)]
-pub struct HttpsAuthenticator {
-    addr: String,
-    server_name: rustls_pki_types::ServerName<'static>,
-    tls: std::sync::Arc<rustls::ClientConfig>,
+/// How one request reaches authd: `method path` with an optional bearer token and JSON body,
+/// on behalf of the client at `client`; the answer's status and JSON body (`null` when empty).
+/// Implementations only move bytes; [`AuthdClient`] holds the logic.
+pub trait Transport: Send + Sync + std::fmt::Debug + 'static {
+    /// One request to authd.
+    fn call<'a>(
+        &'a self,
+        method: &'a str,
+        path: &'a str,
+        bearer: Option<&'a str>,
+        body: Option<Value>,
+        client: IpAddr,
+    ) -> BoxFut<'a, Result<(u16, Value), AuthError>>;
 }
 
-impl HttpsAuthenticator {
+/// An answer body as JSON (`null` when empty).
+pub fn json_body(bytes: &[u8]) -> Result<Value, AuthError> {
+    if bytes.is_empty() {
+        return Ok(Value::Null);
+    }
+    serde_json::from_slice(bytes).map_err(|e| AuthError::Unavailable(e.to_string()))
+}
+
+/// The [`Authenticator`] over any [`Transport`]: login steps from the allow-list forwarded as
+/// is, identity from `GET /api/v1/me`, logout with `POST /api/v1/logout`.
+#[derive(Debug, Clone)]
+pub struct AuthdClient<T>(pub T);
+
+impl<T: Transport> AuthdClient<T> {
+    /// Over `transport`.
+    pub fn new(transport: T) -> AuthdClient<T> {
+        AuthdClient(transport)
+    }
+}
+
+impl<T: Transport> Authenticator for AuthdClient<T> {
+    fn login_step<'a>(
+        &'a self,
+        step: &'a str,
+        body: Value,
+        client: IpAddr,
+    ) -> BoxFut<'a, Result<(u16, Value), AuthError>> {
+        Box::pin(async move {
+            if !LOGIN_STEPS.contains(&step) {
+                return Err(AuthError::UnknownStep);
+            }
+            let path = format!("/api/v1/{step}");
+            self.0.call("POST", &path, None, Some(body), client).await
+        })
+    }
+
+    fn identity<'a>(
+        &'a self,
+        session: &'a str,
+        client: IpAddr,
+    ) -> BoxFut<'a, Result<Option<Identity>, AuthError>> {
+        Box::pin(async move {
+            let (s, v) = self
+                .0
+                .call("GET", "/api/v1/me", Some(session), None, client)
+                .await?;
+            identity_from(s, &v)
+        })
+    }
+
+    fn logout<'a>(&'a self, session: &'a str, client: IpAddr) -> BoxFut<'a, Result<(), AuthError>> {
+        Box::pin(async move {
+            let empty = Value::Object(Default::default());
+            self.0
+                .call("POST", "/api/v1/logout", Some(session), Some(empty), client)
+                .await
+                .map(|_| ())
+        })
+    }
+}
+
+/// The HTTPS authenticator of a standalone relay.
+pub type HttpsAuthenticator = AuthdClient<HttpsTransport>;
+
+impl AuthdClient<HttpsTransport> {
     /// `addr` is `host:port` of authd, `server_name` the name in its certificate.
-    pub fn new(
+    pub fn https(
         addr: impl Into<String>,
         server_name: &str,
         tls: std::sync::Arc<rustls::ClientConfig>,
     ) -> Result<HttpsAuthenticator, AuthError> {
         let server_name = rustls_pki_types::ServerName::try_from(server_name.to_owned())
             .map_err(|e| AuthError::Unavailable(format!("bad server name: {e}")))?;
-        Ok(HttpsAuthenticator {
+        Ok(AuthdClient(HttpsTransport {
             addr: addr.into(),
             server_name,
             tls,
-        })
+        }))
     }
+}
 
-    async fn call(
+/// An HTTPS client to a remote authd (hyper over tokio-rustls), trusting a given CA/cert.
+#[derive(Debug, Clone)]
+pub struct HttpsTransport {
+    addr: String,
+    server_name: rustls_pki_types::ServerName<'static>,
+    tls: std::sync::Arc<rustls::ClientConfig>,
+}
+
+impl HttpsTransport {
+    async fn request(
         &self,
         method: &str,
         path: &str,
@@ -172,55 +255,19 @@ impl HttpsAuthenticator {
             .await
             .map_err(|e| un(&e))?
             .to_bytes();
-        let v = if body.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&body).map_err(|e| un(&e))?
-        };
-        Ok((status, v))
+        Ok((status, json_body(&body)?))
     }
 }
 
-impl Authenticator for HttpsAuthenticator {
-    fn login_step<'a>(
+impl Transport for HttpsTransport {
+    fn call<'a>(
         &'a self,
-        step: &'a str,
-        body: Value,
+        method: &'a str,
+        path: &'a str,
+        bearer: Option<&'a str>,
+        body: Option<Value>,
         client: IpAddr,
     ) -> BoxFut<'a, Result<(u16, Value), AuthError>> {
-        Box::pin(async move {
-            if !LOGIN_STEPS.contains(&step) {
-                return Err(AuthError::UnknownStep);
-            }
-            self.call("POST", &format!("/api/v1/{step}"), None, Some(body), client)
-                .await
-        })
-    }
-
-    fn identity<'a>(
-        &'a self,
-        session: &'a str,
-        client: IpAddr,
-    ) -> BoxFut<'a, Result<Option<Identity>, AuthError>> {
-        Box::pin(async move {
-            let (s, v) = self
-                .call("GET", "/api/v1/me", Some(session), None, client)
-                .await?;
-            identity_from(s, &v)
-        })
-    }
-
-    fn logout<'a>(&'a self, session: &'a str, client: IpAddr) -> BoxFut<'a, Result<(), AuthError>> {
-        Box::pin(async move {
-            self.call(
-                "POST",
-                "/api/v1/logout",
-                Some(session),
-                Some(Value::Object(Default::default())),
-                client,
-            )
-            .await
-            .map(|_| ())
-        })
+        Box::pin(self.request(method, path, bearer, body, client))
     }
 }

@@ -3,17 +3,36 @@
 //!
 //! Flow control lives in the peers ([`crate::flow`]): a sender never has more than the window
 //! in flight per channel, so a well-behaved peer never fills the cap; a peer that does is cut.
+//!
+//! The data path is built for throughput and small idle memory (measured by
+//! `benches/relay.rs`): the socket under TLS is a [`BufferedTcp`] (rustls reads at most 4 KiB
+//! per call; this turns those into one 64 KiB socket read, and holds no buffer while idle); the
+//! reader's buffer is small while a connection is quiet and grows to [`IO_BUF`] while data
+//! streams; the writer hands queued frames to TLS with vectored writes (no copy into a batch
+//! buffer; rustls coalesces them into full records) and flushes once per batch; keep-alives and
+//! the idle cut are one timer in the reader, not a task per connection.
 
-use crate::proto::frame::{self, Decoder, Frame, HELLO_LEN, Kind};
+use crate::proto::frame::{self, Decoder, Frame, HEADER_LEN, HELLO_LEN, Kind};
 use bytes::BytesMut;
+use std::io::IoSlice;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf, ReadHalf, WriteHalf};
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 /// Read buffer and write batch size: large buffers on the data path (8 KiB halves throughput).
 pub const IO_BUF: usize = 128 * 1024;
+/// The reader's buffer while a connection is quiet.
+const SMALL_BUF: usize = 4 * 1024;
+/// One socket read under TLS.
+const SOCKET_READ: usize = 64 * 1024;
+/// Frames handed to TLS in one vectored write, at most.
+const MAX_SLICES: usize = 64;
 /// A connection whose peer answers nothing for this long is closed.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Keep-alive period.
@@ -62,9 +81,25 @@ pub struct FrameReader<S> {
     rd: ReadHalf<S>,
     buf: BytesMut,
     dec: Decoder,
+    /// The last read was large: keep a large buffer.
+    streaming: bool,
+    last_rx: Instant,
+    last_ping: Instant,
+    /// Send pings on a quiet connection (the relay does; clients answer).
+    ping: bool,
+    timer: Pin<Box<tokio::time::Sleep>>,
 }
 
 impl<S: AsyncRead + AsyncWrite> FrameReader<S> {
+    /// Send a ping when nothing was received for [`PING_EVERY`] (the relay's side).
+    pub fn with_keepalive(mut self) -> Self {
+        self.ping = true;
+        self.timer
+            .as_mut()
+            .reset(Instant::now() + PING_EVERY.min(IDLE_TIMEOUT));
+        self
+    }
+
     /// Next frame; `Ok(None)` at a clean end of stream. Pings are answered through `out`.
     pub async fn next(&mut self, out: &Outbound) -> Result<Option<Frame>, ConnError> {
         loop {
@@ -81,11 +116,13 @@ impl<S: AsyncRead + AsyncWrite> FrameReader<S> {
                     _ => return Ok(Some(f)),
                 }
             }
-            if self.buf.capacity() - self.buf.len() < IO_BUF / 2 {
-                self.buf.reserve(IO_BUF);
-            }
+            self.prepare_buf();
             let n = tokio::select! {
-                r = tokio::time::timeout(IDLE_TIMEOUT, self.rd.read_buf(&mut self.buf)) => r.map_err(|_| ConnError::Idle)??,
+                r = self.rd.read_buf(&mut self.buf) => r?,
+                _ = self.timer.as_mut() => {
+                    self.tick(out)?;
+                    continue;
+                }
                 _ = out.closer.closed() => return Err(ConnError::Closed),
             };
             if n == 0 {
@@ -95,7 +132,44 @@ impl<S: AsyncRead + AsyncWrite> FrameReader<S> {
                     Err(ConnError::Closed)
                 };
             }
+            self.last_rx = Instant::now();
+            self.streaming = n >= SMALL_BUF;
         }
+    }
+
+    /// Room for the next read: [`IO_BUF`] while data streams, a small buffer (the large one
+    /// released) while the connection is quiet.
+    fn prepare_buf(&mut self) {
+        let spare = self.buf.capacity() - self.buf.len();
+        if self.streaming {
+            if spare < IO_BUF / 2 {
+                self.buf.reserve(IO_BUF);
+            }
+        } else if self.buf.is_empty() && self.buf.capacity() > 2 * SMALL_BUF {
+            self.buf = BytesMut::with_capacity(SMALL_BUF);
+        } else if spare < SMALL_BUF / 4 {
+            self.buf.reserve(SMALL_BUF);
+        }
+    }
+
+    /// The keep-alive timer fired: cut an idle peer, ping a quiet one, re-arm.
+    fn tick(&mut self, out: &Outbound) -> Result<(), ConnError> {
+        let now = Instant::now();
+        if now.duration_since(self.last_rx) >= IDLE_TIMEOUT {
+            return Err(ConnError::Idle);
+        }
+        let mut next = self.last_rx + IDLE_TIMEOUT;
+        if self.ping {
+            let quiet = now.duration_since(self.last_rx) >= PING_EVERY;
+            if quiet && now.duration_since(self.last_ping) >= PING_EVERY {
+                out.send(Frame::new(Kind::Ping, 0, vec![0u8; 8]), true)?;
+                self.last_ping = now;
+            }
+            let due = self.last_rx.max(self.last_ping) + PING_EVERY;
+            next = next.min(due.max(now + Duration::from_millis(10)));
+        }
+        self.timer.as_mut().reset(next);
+        Ok(())
     }
 }
 
@@ -191,8 +265,13 @@ where
     (
         FrameReader {
             rd,
-            buf: BytesMut::with_capacity(IO_BUF),
+            buf: BytesMut::new(),
             dec: Decoder::new(),
+            streaming: false,
+            last_rx: Instant::now(),
+            last_ping: Instant::now(),
+            ping: false,
+            timer: Box::pin(tokio::time::sleep(IDLE_TIMEOUT)),
         },
         Outbound {
             hi,
@@ -205,6 +284,52 @@ where
     )
 }
 
+/// A frame's 9-byte header.
+fn header(f: &Frame) -> [u8; HEADER_LEN] {
+    let mut h = [0u8; HEADER_LEN];
+    h[..4].copy_from_slice(&(f.payload.len() as u32).to_be_bytes());
+    h[4] = f.kind as u8;
+    h[5..].copy_from_slice(&f.channel.to_be_bytes());
+    h
+}
+
+/// Write a batch of frames with vectored writes (headers and payloads as they are).
+async fn write_batch<W: AsyncWrite + Unpin>(
+    wr: &mut W,
+    batch: &[([u8; HEADER_LEN], Frame)],
+) -> std::io::Result<()> {
+    let (mut i, mut off) = (0usize, 0usize);
+    let mut slices: Vec<IoSlice<'_>> = Vec::with_capacity(2 * batch.len().min(MAX_SLICES));
+    while i < batch.len() {
+        slices.clear();
+        for (k, (h, f)) in batch[i..].iter().enumerate() {
+            let o = if k == 0 { off } else { 0 };
+            if o < HEADER_LEN {
+                slices.push(IoSlice::new(&h[o..]));
+                slices.push(IoSlice::new(&f.payload));
+            } else {
+                slices.push(IoSlice::new(&f.payload[o - HEADER_LEN..]));
+            }
+        }
+        let mut n = wr.write_vectored(&slices).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        while n > 0 && i < batch.len() {
+            let left = HEADER_LEN + batch[i].1.payload.len() - off;
+            if n >= left {
+                n -= left;
+                i += 1;
+                off = 0;
+            } else {
+                off += n;
+                n = 0;
+            }
+        }
+    }
+    Ok(())
+}
+
 async fn writer<S: AsyncWrite>(
     mut wr: WriteHalf<S>,
     mut hi: mpsc::UnboundedReceiver<Frame>,
@@ -212,47 +337,249 @@ async fn writer<S: AsyncWrite>(
     queued: Arc<AtomicUsize>,
     closer: Closer,
 ) {
-    let mut buf = BytesMut::with_capacity(IO_BUF);
+    let mut batch: Vec<([u8; HEADER_LEN], Frame)> = Vec::new();
+    let add = |f: Frame, batch: &mut Vec<([u8; HEADER_LEN], Frame)>, bytes: &mut usize| {
+        queued.fetch_sub(f.wire_len(), Ordering::Relaxed);
+        // Frames are checked against the limit when built; a bad one is dropped.
+        if f.payload.len() <= frame::MAX_PAYLOAD {
+            *bytes += f.wire_len();
+            batch.push((header(&f), f));
+        }
+    };
     let mut hi_open = true;
     let mut lo_open = true;
     while hi_open || lo_open {
+        let mut bytes = 0usize;
         let first = tokio::select! {
             biased;
             _ = closer.closed() => {
                 // Send what is already queued (e.g. the final error), then stop.
                 while let Ok(f) = hi.try_recv() {
-                    let _ = f.encode(&mut buf);
+                    add(f, &mut batch, &mut bytes);
                 }
-                let _ = wr.write_all(&buf).await;
+                let _ = write_batch(&mut wr, &batch).await;
                 break;
             }
             f = hi.recv(), if hi_open => match f { Some(f) => f, None => { hi_open = false; continue } },
             f = lo.recv(), if lo_open => match f { Some(f) => f, None => { lo_open = false; continue } },
         };
-        let add = |f: Frame, buf: &mut BytesMut| {
-            queued.fetch_sub(f.wire_len(), Ordering::Relaxed);
-            // Frames were checked against the limit when built; a bad one is dropped.
-            let _ = f.encode(buf);
-        };
-        add(first, &mut buf);
+        add(first, &mut batch, &mut bytes);
         // Batch what is already waiting, interactive first, up to the batch size.
-        while buf.len() < IO_BUF {
+        while bytes < IO_BUF && batch.len() < MAX_SLICES {
             if let Ok(f) = hi.try_recv() {
-                add(f, &mut buf);
+                add(f, &mut batch, &mut bytes);
             } else if let Ok(f) = lo.try_recv() {
-                add(f, &mut buf);
+                add(f, &mut batch, &mut bytes);
             } else {
                 break;
             }
         }
-        if wr.write_all(&buf).await.is_err() {
+        if write_batch(&mut wr, &batch).await.is_err() {
             break;
         }
-        buf.clear();
-        if hi.is_empty() && lo.is_empty() && wr.flush().await.is_err() {
-            break;
+        batch.clear();
+        if hi.is_empty() && lo.is_empty() {
+            if wr.flush().await.is_err() {
+                break;
+            }
+            // Quiet: give the batch's memory back.
+            batch = Vec::new();
         }
     }
     let _ = wr.flush().await;
     let _ = wr.shutdown().await;
+}
+
+/// A TCP stream for under TLS. rustls asks its socket for at most 4 KiB per read; this serves
+/// those reads from one large socket read ([`SOCKET_READ`]) while data streams, reads straight
+/// into the caller's buffer when it is large enough or the connection is quiet, and holds no
+/// buffer at all while the connection is quiet (allocating 64 KiB per handshake or control
+/// message left the allocator's heap fragmented, resident memory per idle connection). Writes
+/// pass through.
+#[derive(Debug)]
+pub struct BufferedTcp {
+    io: TcpStream,
+    buf: Vec<u8>,
+    pos: usize,
+    end: usize,
+    streaming: bool,
+}
+
+impl BufferedTcp {
+    /// Wrap a connected socket (TCP_NODELAY is set: frames are batched already).
+    pub fn new(io: TcpStream) -> BufferedTcp {
+        let _ = io.set_nodelay(true);
+        BufferedTcp {
+            io,
+            buf: Vec::new(),
+            pos: 0,
+            end: 0,
+            streaming: false,
+        }
+    }
+}
+
+impl AsyncRead for BufferedTcp {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        out: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let me = self.get_mut();
+        loop {
+            if me.pos < me.end {
+                let k = (me.end - me.pos).min(out.remaining());
+                out.put_slice(&me.buf[me.pos..me.pos + k]);
+                me.pos += k;
+                if me.pos == me.end {
+                    (me.pos, me.end) = (0, 0);
+                    if !me.streaming {
+                        me.buf = Vec::new();
+                    }
+                }
+                return Poll::Ready(Ok(()));
+            }
+            if out.remaining() >= SOCKET_READ || !me.streaming {
+                // Large reads, and quiet connections (handshakes, control messages), read
+                // straight into the caller's buffer: no 64 KiB buffer is touched for them. A
+                // read that fills the caller's buffer says data streams: buffer from then on.
+                let before = out.filled().len();
+                ready!(Pin::new(&mut me.io).poll_read(cx, out))?;
+                if out.filled().len() > before && out.remaining() == 0 {
+                    me.streaming = true;
+                }
+                return Poll::Ready(Ok(()));
+            }
+            ready!(me.io.poll_read_ready(cx))?;
+            if me.buf.is_empty() {
+                me.buf = vec![0u8; SOCKET_READ];
+            }
+            match me.io.try_read(&mut me.buf) {
+                Ok(0) => {
+                    me.buf = Vec::new();
+                    return Poll::Ready(Ok(()));
+                }
+                Ok(n) => {
+                    (me.pos, me.end) = (0, n);
+                    me.streaming = n > SOCKET_READ / 4;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+}
+
+impl AsyncWrite for BufferedTcp {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    /// Read `n` frames from `r`.
+    async fn frames<R: AsyncRead + Unpin>(r: &mut R, n: usize) -> Vec<Frame> {
+        let (mut buf, mut dec, mut out) = (BytesMut::new(), Decoder::new(), Vec::new());
+        while out.len() < n {
+            while let Some(f) = dec.decode(&mut buf).expect("valid frames") {
+                out.push(f);
+            }
+            if out.len() < n {
+                buf.reserve(64 * 1024);
+                assert!(r.read_buf(&mut buf).await.expect("read") > 0, "eof");
+            }
+        }
+        out
+    }
+
+    /// A shell keystroke queued while a large file transfer is under way (the writer blocked
+    /// on a full pipe, 40 file frames waiting) is written ahead of nearly all of them.
+    #[tokio::test]
+    async fn interactive_frames_overtake_queued_bulk() {
+        let (a, mut b) = tokio::io::duplex(64 * 1024);
+        let (_rd, out, _task) = split(a, usize::MAX / 2);
+        for i in 0..40u8 {
+            out.send(Frame::new(Kind::Data, 1, vec![i; 64 * 1024]), false)
+                .expect("queued");
+        }
+        // Let the writer take its first batch and block on the full pipe.
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert!(
+            out.queued() < 40 * (64 * 1024 + HEADER_LEN),
+            "writer started"
+        );
+        out.send(Frame::new(Kind::Data, 2, &b"ls\n"[..]), true)
+            .expect("queued");
+        let got = frames(&mut b, 41).await;
+        let at = got
+            .iter()
+            .position(|f| f.channel == 2)
+            .expect("shell frame");
+        assert!(at <= 3, "shell frame behind {at} file frames");
+        // The file's own frames keep their order.
+        let file: Vec<u8> = got
+            .iter()
+            .filter(|f| f.channel == 1)
+            .map(|f| f.payload[0])
+            .collect();
+        assert_eq!(file, (0..40).collect::<Vec<u8>>());
+    }
+
+    /// Reads under TLS come from one large socket read, and no buffer is held while quiet.
+    #[tokio::test]
+    async fn buffered_tcp_serves_small_reads_and_releases_its_buffer() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = l.local_addr().expect("addr");
+        let (c, s) = tokio::join!(TcpStream::connect(addr), l.accept());
+        let mut c = c.expect("connect");
+        let mut s = BufferedTcp::new(s.expect("accept").0);
+        c.write_all(&vec![7u8; 100_000]).await.expect("write");
+        let mut got = 0;
+        let mut small = [0u8; 4096];
+        while got < 100_000 {
+            let n = s.read(&mut small).await.expect("read");
+            assert!(n > 0);
+            assert!(small[..n].iter().all(|&b| b == 7));
+            got += n;
+        }
+        // Quiet now: a small write, fully read, leaves no buffer behind.
+        c.write_all(b"x").await.expect("write");
+        let n = s.read(&mut small).await.expect("read");
+        assert_eq!(&small[..n], b"x");
+        assert_eq!(s.buf.capacity(), 0, "buffer released when quiet");
+        drop(c);
+        assert_eq!(s.read(&mut small).await.expect("eof"), 0);
+    }
 }

@@ -88,12 +88,23 @@ pub struct SmtpConfig {
 #[derive(Debug, Clone)]
 pub struct SmtpMailer {
     cfg: SmtpConfig,
+    /// PEM certificates trusted for the SMTP server besides the built-in roots.
+    extra_roots: Option<Vec<u8>>,
 }
 
 impl SmtpMailer {
     /// A mailer for `cfg`.
     pub fn new(cfg: SmtpConfig) -> SmtpMailer {
-        SmtpMailer { cfg }
+        SmtpMailer {
+            cfg,
+            extra_roots: None,
+        }
+    }
+
+    /// Also trust the certificates in `pem` for the SMTP server (a private CA, a test server).
+    pub fn trusting(mut self, pem: Vec<u8>) -> SmtpMailer {
+        self.extra_roots = Some(pem);
+        self
     }
 }
 
@@ -119,8 +130,13 @@ impl Mailer for SmtpMailer {
             let tls = match self.cfg.starttls {
                 StartTls::Off => Tls::None,
                 mode => {
-                    let p = TlsParameters::new(self.cfg.host.clone())
-                        .map_err(|e| MailError::Smtp(e.to_string()))?;
+                    let mut b = TlsParameters::builder(self.cfg.host.clone());
+                    if let Some(pem) = &self.extra_roots {
+                        let c = lettre::transport::smtp::client::Certificate::from_pem(pem)
+                            .map_err(|e| MailError::Smtp(e.to_string()))?;
+                        b = b.add_root_certificate(c);
+                    }
+                    let p = b.build().map_err(|e| MailError::Smtp(e.to_string()))?;
                     if mode == StartTls::Required {
                         Tls::Required(p)
                     } else {

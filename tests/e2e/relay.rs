@@ -16,6 +16,8 @@ use std::time::Duration;
 #[allow(dead_code)]
 mod adapter;
 
+mod faults;
+mod mail;
 mod refusals;
 mod smartcard;
 

@@ -244,6 +244,10 @@ impl LoginPrompt for Prompt {
             None => methods.first().cloned(),
         }
     }
+    fn show(&mut self, text: &str) {
+        println!("{text}");
+        let _ = std::io::stdout().flush();
+    }
 }
 
 /// Entry point of the binary.

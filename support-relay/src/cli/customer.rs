@@ -35,6 +35,10 @@ pub struct Cli {
     /// smart card is put into, HOST:PORT.
     #[arg(long, value_name = "HOST:PORT", default_value = crate::client::smartcard::DEFAULT_VPCD)]
     vpcd: String,
+    /// When the connection to the relay drops, keep trying to reconnect and resume the session
+    /// for this many seconds (the relay's `relay.resume_grace`; 0: do not reconnect).
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    resume_grace: u64,
 }
 
 /// Entry point of the binary.
@@ -81,7 +85,27 @@ pub async fn main() -> ExitCode {
         Ok(m) => m,
         Err(e) => return super::fail(&e),
     };
-    match customer::run_with_vpcd(mux, opts, &cli.vpcd, rx).await {
+    let r = if cli.resume_grace == 0 {
+        customer::run_with_vpcd(mux, opts, &cli.vpcd, rx).await
+    } else {
+        let target = cli.target.clone();
+        let connect: customer::ConnectFn = Box::new(move || {
+            let target = target.clone();
+            Box::pin(async move {
+                target
+                    .connect()
+                    .await
+                    .map_err(|e| crate::client::ClientError::Connect(format!("{e:#}")))
+            })
+        });
+        let reconnect = customer::Reconnect {
+            connect,
+            grace: std::time::Duration::from_secs(cli.resume_grace),
+            first_backoff: std::time::Duration::from_millis(250),
+        };
+        customer::run_resuming(mux, opts, &cli.vpcd, rx, reconnect).await
+    };
+    match r {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => super::fail(&e.into()),
     }

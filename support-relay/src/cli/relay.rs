@@ -48,7 +48,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .authd_ca_file
         .clone()
         .unwrap_or_else(|| cfg.server.data_dir.join("tls/cert.pem"));
-    let auth = HttpsAuthenticator::new(
+    let auth = HttpsAuthenticator::https(
         cfg.relay.authd_address.clone(),
         &cfg.relay.authd_server_name,
         crate::tls::client_config_from_file(&ca)?,

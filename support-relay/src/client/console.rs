@@ -16,6 +16,9 @@ pub trait LoginPrompt {
     fn ask(&mut self, what: &str, hint: &str) -> Option<String>;
     /// The second-factor method to use among `methods`.
     fn method(&mut self, methods: &[String]) -> Option<String>;
+    /// Show the user something they need (the new authenticator's `otpauth://` URI and secret
+    /// when authd requires enrolment at login).
+    fn show(&mut self, _text: &str) {}
 }
 
 fn refused(v: &Value, status: u16) -> ClientError {
@@ -78,6 +81,29 @@ pub async fn login(mux: &mut Mux, prompt: &mut dyn LoginPrompt) -> Result<String
             let code = need(prompt, "code", &format!("Code ({method})"))?;
             step = "login/mfa".into();
             body = json!({"challenge": challenge, "method": method, "code": code});
+        } else if v["enrolment_required"] == true {
+            // authd requires a second factor the account does not have yet: enrol an
+            // authenticator app (TOTP) now, then confirm it with its first code.
+            let ans = mux
+                .request(&Control::LoginStep {
+                    step: "login/enrol".into(),
+                    body: json!({"challenge": challenge, "method": "totp", "label": "support-console"}),
+                })
+                .await?;
+            let Control::LoginAnswer { status, body: e } = ans else {
+                return Err(ClientError::Unexpected(format!("{ans:?}")));
+            };
+            if status != 200 {
+                return Err(refused(&e, status));
+            }
+            prompt.show(&format!(
+                "Your account must use a second factor. Add this account to your authenticator app:\n  {}\n  secret: {}",
+                e["otpauth_uri"].as_str().unwrap_or(""),
+                e["secret"].as_str().unwrap_or("")
+            ));
+            let code = need(prompt, "enrol_code", "Code shown by the authenticator app")?;
+            step = "login/enrol/confirm".into();
+            body = json!({"challenge": challenge, "id": e["id"], "code": code});
         } else if v["password_change_required"] == true {
             let np = need(prompt, "new_password", "New password")?;
             step = "login/password".into();

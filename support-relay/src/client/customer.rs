@@ -2,6 +2,12 @@
 //! then serve the technician's channels — each only with the customer's consent (asked on the
 //! terminal, or given up front with `--consent shell,files,forward` for unattended runs).
 //! Standard input lines are chat; `/close` closes every open shell, `/quit` leaves.
+//!
+//! With a [`Reconnect`] ([`run_resuming`]), a dropped connection is not the end: the customer
+//! dials the relay again with exponential backoff and jitter and resumes the session with its
+//! single-use resume token, for up to the grace period (the relay's `relay.resume_grace`); the
+//! technicians see `customer_left` then `customer_resumed`. Channels open at the drop are closed
+//! by the relay; the technician opens them again.
 
 use super::pty::Pty;
 use super::{ChanEvent, Channel, ClientError, Mux, pump_tcp};
@@ -12,6 +18,7 @@ use sha2::{Digest, Sha256};
 use std::collections::{HashSet, VecDeque};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{broadcast, mpsc};
 
@@ -53,21 +60,70 @@ pub fn safe_name(name: &str) -> Option<String> {
         .then(|| base.to_owned())
 }
 
+/// A fresh connection to the relay (for reconnecting).
+pub type ConnectFn =
+    Box<dyn Fn() -> crate::auth::BoxFut<'static, Result<Mux, ClientError>> + Send + Sync + 'static>;
+
+/// How to come back after the connection drops.
+pub struct Reconnect {
+    /// Dial the relay again.
+    pub connect: ConnectFn,
+    /// Give up after this long (the relay's `relay.resume_grace`).
+    pub grace: Duration,
+    /// First pause between attempts (doubled each time, up to [`MAX_BACKOFF`], with jitter).
+    pub first_backoff: Duration,
+}
+
+impl std::fmt::Debug for Reconnect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reconnect")
+            .field("grace", &self.grace)
+            .field("first_backoff", &self.first_backoff)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Longest pause between two reconnection attempts.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
 /// Join and serve until the session ends, the customer quits or the connection drops.
 pub async fn run(
     mux: Mux,
     opts: Options,
     lines: mpsc::UnboundedReceiver<String>,
 ) -> Result<(), ClientError> {
-    run_with_vpcd(mux, opts, super::smartcard::DEFAULT_VPCD, lines).await
+    run_inner(mux, opts, super::smartcard::DEFAULT_VPCD, lines, None).await
 }
 
 /// [`run`], with a shared smart card put into the vpcd reader at `vpcd` (`host:port`).
 pub async fn run_with_vpcd(
+    mux: Mux,
+    opts: Options,
+    vpcd: &str,
+    lines: mpsc::UnboundedReceiver<String>,
+) -> Result<(), ClientError> {
+    run_inner(mux, opts, vpcd, lines, None).await
+}
+
+/// [`run_with_vpcd`], reconnecting and resuming the session when the connection drops (see the
+/// module documentation); gives up after the grace period, or at once if the relay refuses the
+/// resume.
+pub async fn run_resuming(
+    mux: Mux,
+    opts: Options,
+    vpcd: &str,
+    lines: mpsc::UnboundedReceiver<String>,
+    reconnect: Reconnect,
+) -> Result<(), ClientError> {
+    run_inner(mux, opts, vpcd, lines, Some(reconnect)).await
+}
+
+async fn run_inner(
     mut mux: Mux,
     opts: Options,
     vpcd: &str,
     mut lines: mpsc::UnboundedReceiver<String>,
+    reconnect: Option<Reconnect>,
 ) -> Result<(), ClientError> {
     let first = match &opts.entry {
         Entry::Key(key) => Control::Join {
@@ -95,7 +151,7 @@ pub async fn run_with_vpcd(
     let Control::Joined {
         session,
         technician,
-        ..
+        resume_token,
     } = ans
     else {
         return Err(ClientError::Unexpected(format!("{ans:?}")));
@@ -105,23 +161,110 @@ pub async fn run_with_vpcd(
     ));
     say("Type a line to chat; /close closes open shells; /quit leaves.");
     let (kill, _) = broadcast::channel::<()>(4);
+    let mut token = resume_token;
+    let mut input = true;
+    loop {
+        match serve(&mut mux, &opts, vpcd, &mut lines, &mut input, &technician, &kill).await? {
+            Served::Done => return Ok(()),
+            Served::Lost => {
+                let Some(r) = &reconnect else {
+                    say("The connection to the relay was lost.");
+                    return Err(ClientError::Closed);
+                };
+                say("The connection to the relay was lost; reconnecting...");
+                match resume(r, &token).await {
+                    Ok((m, t)) => {
+                        mux = m;
+                        token = t;
+                        say(&format!("Reconnected to support session {session}."));
+                    }
+                    Err(e) => {
+                        say("Could not reconnect to the support session.");
+                        return Err(e);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// How serving one connection ended.
+enum Served {
+    /// The session ended or the customer quit.
+    Done,
+    /// The connection dropped.
+    Lost,
+}
+
+/// Dial again and resume with `token` until the grace period is over: backoff doubling from
+/// `first_backoff` up to [`MAX_BACKOFF`], each pause drawn between half and all of it.
+async fn resume(r: &Reconnect, token: &str) -> Result<(Mux, String), ClientError> {
+    let deadline = tokio::time::Instant::now() + r.grace;
+    let mut backoff = r.first_backoff.max(Duration::from_millis(10));
+    loop {
+        let attempt = async {
+            let mut m = (r.connect)().await?;
+            match m
+                .request(&Control::Resume {
+                    token: token.to_owned(),
+                })
+                .await?
+            {
+                Control::Joined { resume_token, .. } => Ok((m, resume_token)),
+                other => Err(ClientError::Unexpected(format!("{other:?}"))),
+            }
+        };
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match tokio::time::timeout(left.max(Duration::from_millis(1)), attempt).await {
+            Ok(Ok(x)) => return Ok(x),
+            // The relay says it is too late (or the session is over): no point in retrying.
+            Ok(Err(e)) if e.code() == Some("invalid_resume") => return Err(e),
+            Ok(Err(e)) => tracing::debug!(error = %e, "reconnection attempt failed"),
+            Err(_) => {}
+        }
+        let pause = jitter(backoff);
+        if tokio::time::Instant::now() + pause >= deadline {
+            return Err(ClientError::Refused {
+                code: "resume_timeout".into(),
+                message: "the relay could not be reached again within the grace period".into(),
+            });
+        }
+        tokio::time::sleep(pause).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// A pause between half and all of `d`.
+fn jitter(d: Duration) -> Duration {
+    let mut b = [0u8; 2];
+    let r = getrandom::fill(&mut b).map_or(u16::MAX, |_| u16::from_be_bytes(b));
+    d / 2 + d.mul_f64(f64::from(r) / f64::from(u16::MAX) / 2.0)
+}
+
+/// Serve one connection: consent requests, chat, the customer's commands.
+async fn serve(
+    mux: &mut Mux,
+    opts: &Options,
+    vpcd: &str,
+    lines: &mut mpsc::UnboundedReceiver<String>,
+    input: &mut bool,
+    technician: &str,
+    kill: &broadcast::Sender<()>,
+) -> Result<Served, ClientError> {
     let mut asks: VecDeque<(u32, ChannelKind, Value)> = VecDeque::new();
     loop {
         tokio::select! {
             m = mux.next_control() => match m {
-                None => {
-                    say("The connection to the relay was lost.");
-                    return Err(ClientError::Closed);
-                }
+                None => return Ok(Served::Lost),
                 Some(Control::Open { channel, kind, params }) => {
                     match &opts.consent {
                         Some(c) if c.contains(kind.consent()) => {
                             say(&format!("Allowed ({}) : {}", kind.consent(), describe(kind, &params)));
-                            accept(&mux, channel, kind, params, &opts.dir, vpcd, &kill);
+                            accept(mux, channel, kind, params, &opts.dir, vpcd, kill);
                         }
                         Some(_) => {
                             say(&format!("Refused (no consent for {}): {}", kind.consent(), describe(kind, &params)));
-                            refuse(&mux, channel, "declined");
+                            refuse(mux, channel, "declined");
                         }
                         None => {
                             say(&format!("{technician} asks: {}. Allow? [y/N]", describe(kind, &params)));
@@ -133,30 +276,30 @@ pub async fn run_with_vpcd(
                 Some(Control::Event { event, detail }) => say(&format!("* {event} {detail}")),
                 Some(Control::Ended { reason }) => {
                     say(&format!("The session has ended ({reason})."));
-                    return Ok(());
+                    return Ok(Served::Done);
                 }
                 Some(_) => {}
             },
-            l = lines.recv() => {
+            l = lines.recv(), if *input => {
                 let Some(l) = l else {
-                    // No more input: keep serving (unattended).
-                    lines = mpsc::unbounded_channel().1;
+                    // No more input: keep serving (unattended), without polling the closed input.
+                    *input = false;
                     continue;
                 };
                 let l = l.trim().to_owned();
                 if let Some((channel, kind, params)) = asks.pop_front() {
                     if matches!(l.to_lowercase().as_str(), "y" | "yes" | "o" | "oui") {
-                        accept(&mux, channel, kind, params, &opts.dir, vpcd, &kill);
+                        accept(mux, channel, kind, params, &opts.dir, vpcd, kill);
                     } else {
                         say("Refused.");
-                        refuse(&mux, channel, "declined");
+                        refuse(mux, channel, "declined");
                     }
                 } else if l == "/close" {
                     let _ = kill.send(());
                     say("Open shells closed.");
                 } else if l == "/quit" {
                     mux.close();
-                    return Ok(());
+                    return Ok(Served::Done);
                 } else if !l.is_empty() {
                     mux.send(&Control::Chat { from: String::new(), text: l })?;
                 }

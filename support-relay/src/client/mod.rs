@@ -104,7 +104,7 @@ pub async fn connect(
     let tcp = tokio::net::TcpStream::connect(addr)
         .await
         .map_err(|e| ce(&e))?;
-    let _ = tcp.set_nodelay(true);
+    let tcp = conn::BufferedTcp::new(tcp);
     let name =
         rustls_pki_types::ServerName::try_from(server_name.to_owned()).map_err(|e| ce(&e))?;
     let mut s = tokio_rustls::TlsConnector::from(tls)

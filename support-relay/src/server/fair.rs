@@ -62,3 +62,37 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod fairness {
+    use super::*;
+
+    /// Two busy sessions sharing the relay, each reader forwarding whenever its pause is over:
+    /// one sends 64 KiB frames, the other 4 KiB frames as fast as it can. Over 10 s of virtual
+    /// time the bytes the relay granted each are the same share (the rate, plus the burst).
+    #[test]
+    fn two_busy_sessions_get_the_same_share() {
+        let rate = 8_000_000u64;
+        let t0 = Instant::now();
+        let mut buckets = [TokenBucket::new(rate, 0, t0), TokenBucket::new(rate, 0, t0)];
+        let frame = [64 * 1024usize, 4 * 1024];
+        let mut next = [t0, t0];
+        let mut granted = [0u64; 2];
+        for ms in 0..10_000u64 {
+            let now = t0 + Duration::from_millis(ms);
+            for s in 0..2 {
+                while next[s] <= now {
+                    granted[s] += frame[s] as u64;
+                    next[s] = now + buckets[s].spend(frame[s], now);
+                }
+            }
+        }
+        let expect = rate as f64 * 10.0;
+        for g in granted {
+            let share = g as f64 / expect;
+            assert!((0.98..1.03).contains(&share), "{granted:?}");
+        }
+        let ratio = granted[0] as f64 / granted[1] as f64;
+        assert!((0.97..1.03).contains(&ratio), "{granted:?}");
+    }
+}

@@ -216,7 +216,8 @@ pub async fn serve(
                 }
             },
         };
-        let _ = tcp.set_nodelay(true);
+        // TCP_NODELAY, and rustls's 4 KiB reads served from one large socket read.
+        let tcp = conn::BufferedTcp::new(tcp);
         let acceptor = acceptor.clone();
         let relay = relay.clone();
         tokio::spawn(async move {
@@ -291,24 +292,10 @@ impl Conn {
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
     {
-        let (mut reader, out, writer) = conn::split(stream, OUT_CAP);
+        let (reader, out, writer) = conn::split(stream, OUT_CAP);
+        // Keep-alive pings and the idle cut live in the reader (no task per connection).
+        let mut reader = reader.with_keepalive();
         relay.metrics.connections.fetch_add(1, Ordering::Relaxed);
-        let pinger = {
-            let out = out.clone();
-            tokio::spawn(async move {
-                let mut every = tokio::time::interval(conn::PING_EVERY);
-                every.tick().await;
-                loop {
-                    every.tick().await;
-                    if out
-                        .send(Frame::new(Kind::Ping, 0, vec![0u8; 8]), true)
-                        .is_err()
-                    {
-                        break;
-                    }
-                }
-            })
-        };
         let mut c = Conn {
             relay: relay.clone(),
             peer,
@@ -339,7 +326,6 @@ impl Conn {
         };
         tracing::info!(%peer, conn = id, %reason, "connection closed");
         c.cleanup();
-        pinger.abort();
         out.close();
         drop(c);
         drop(out);
@@ -370,7 +356,10 @@ impl Conn {
                         return Err(Cut("unreadable control message"));
                     }
                 };
-                self.control(msg, now).await.map(|_| Duration::ZERO)
+                // Boxed: the rare control path does not grow every connection's task.
+                Box::pin(self.control(msg, now))
+                    .await
+                    .map(|_| Duration::ZERO)
             }
             (
                 Role::Tech {

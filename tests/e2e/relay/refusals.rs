@@ -7,7 +7,7 @@ use super::*;
 use support_relay::proto::{Control, Frame, Kind};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-async fn tech_with_key(rig: &Rig, admin: &str, who: &str) -> String {
+pub(super) async fn tech_with_key(rig: &Rig, admin: &str, who: &str) -> String {
     let secret = rig.account(admin, who, json!(["technician"])).await;
     let o = rig.console_login(who, &secret).await;
     assert!(o.status.success(), "{:?}", text(&o));
@@ -366,7 +366,7 @@ async fn https_authenticator_against_authd() {
     let rig = Rig::start().await;
     let admin = admin_session(&rig.api, "second root passphrase").await;
     let secret = rig.account(&admin, "tom", json!(["technician"])).await;
-    let a = HttpsAuthenticator::new(rig.api.addr.to_string(), "localhost", rig.api.tls.clone())
+    let a = HttpsAuthenticator::https(rig.api.addr.to_string(), "localhost", rig.api.tls.clone())
         .expect("authenticator");
     let ip: std::net::IpAddr = "127.0.0.1".parse().expect("ip");
     let (st, v) = a
