@@ -318,8 +318,9 @@ struct Verified {
     regressed: bool,
 }
 
-/// Check `resp` against `state` and the stored key; a counter regression is audited and
-/// marks the key, and refuses unless the policy accepts it.
+/// Check `resp` against `state` and the stored key (for a `passwordless` sign-in, the key must
+/// be a passkey); a counter regression is audited and marks the key, and refuses unless the
+/// policy accepts it.
 ///
 /// `ceremony_used` re-reads the ceremony: when the same assertion was raced and another request
 /// has just consumed it, the key's counter already moved, and this request must be refused as a
@@ -329,6 +330,7 @@ fn verify(
     state_json: &str,
     resp: &PublicKeyCredential,
     stored: &WebauthnCredential,
+    passwordless: bool,
     event: &dyn Fn(Outcome, Value) -> AuditEvent,
     ceremony_used: &dyn Fn() -> Result<bool>,
 ) -> Result<Verified> {
@@ -338,6 +340,11 @@ fn verify(
         serde_json::from_str(state_json).map_err(|e| internal("state", e))?;
     let refuse_cloned = app.config.webauthn.refuse_cloned();
     let cred = wa::to_credential(stored, refuse_cloned)?;
+    // A security key (registered after a password, user verification only preferred) never
+    // signs in alone; told apart before its answer is even checked.
+    if passwordless && KeyKind::of(&cred) != KeyKind::Passkey {
+        return Err(Refusal::SecondFactorOnly.into());
+    }
     let rp = &app.webauthn.rp;
     let regressed_event = |counter: Option<u32>| {
         event(
@@ -385,6 +392,12 @@ fn verify(
 /// The step after a verified key: the forced password change, an enrolment the MFA policy
 /// demands (a key counts as a second factor, so only a key-less account would get one), or the
 /// session — the same rule as every other login (`login::after_factors`).
+///
+/// The key just verified is itself a second factor of the account, so the MFA policy's
+/// enrolment step cannot apply: without a forced password change the session follows at once,
+/// sparing the two reads `after_factors` makes to count the account's factors (the hot path of
+/// a passkey sign-in). A key removed meanwhile is caught by the finishing transaction (its
+/// counter update finds no row).
 fn next_step(
     app: &Authd,
     user: &User,
@@ -392,7 +405,18 @@ fn next_step(
     method: &str,
     now: UnixTime,
 ) -> Result<(LoginStep, Next)> {
-    crate::flows::login::after_factors(app, user, method, client, now, false)
+    if user.must_change_password {
+        return crate::flows::login::after_factors(app, user, method, client, now, false);
+    }
+    let (t, s) = crate::flows::login::new_session(app, user, client, now, method, None)?;
+    Ok((
+        LoginStep::Session(crate::flows::login::IssuedSession {
+            token: t.text,
+            expires_at: s.expires_at,
+            backup_codes_low: None,
+        }),
+        Next::Session(s),
+    ))
 }
 
 /// Finish the second factor with the key's answer.
@@ -449,7 +473,7 @@ pub fn second_factor_finish(
             .ceremony_for_challenge(ch.id)?
             .is_none_or(|x| x.used_at.is_some()))
     };
-    let v = verify(app, &c.state, &resp, &stored, &event, &used).map_err(fail)?;
+    let v = verify(app, &c.state, &resp, &stored, false, &event, &used).map_err(fail)?;
     let method = format!("{}+webauthn", ch.method);
     let (step, next) = next_step(app, &user, &challenge_client(&ch), &method, now)?;
     let ok = event(
@@ -533,9 +557,6 @@ pub fn passkey_finish(
     {
         return Err(fail(Refusal::CredentialNotAllowed.into()));
     }
-    if KeyKind::of_stored(&stored) != KeyKind::Passkey {
-        return Err(fail(Refusal::SecondFactorOnly.into()));
-    }
     if role_listed(&app.config.webauthn.passwordless_denied_roles, &user) {
         return Err(fail(Refusal::PasswordlessDenied.into()));
     }
@@ -545,7 +566,7 @@ pub fn passkey_finish(
             .ceremony_by_hash(&tokens::hash_token(id))?
             .is_none_or(|x| x.used_at.is_some()))
     };
-    let v = verify(app, &c.state, &resp, &stored, &event, &used).map_err(fail)?;
+    let v = verify(app, &c.state, &resp, &stored, true, &event, &used).map_err(fail)?;
     let (step, next) = next_step(app, &user, client, "passkey", now)?;
     let ok = event(
         Outcome::Success,
