@@ -26,6 +26,8 @@ pub struct Authd {
     pub policy: PasswordPolicy,
     /// IP rules, rate limits, suspensions.
     pub guard: Arc<Guard>,
+    /// The WebAuthn relying party and attestation policy, built once from `[webauthn]`.
+    pub webauthn: Arc<crate::credentials::webauthn::RelyingParty>,
 }
 
 impl Authd {
@@ -42,7 +44,9 @@ impl Authd {
             config.hashing.queue,
         )?;
         let guard = Guard::open(&config.guard, Arc::clone(&store), clock.now())?;
+        let webauthn = crate::credentials::webauthn::RelyingParty::from_config(&config)?;
         Ok(Authd {
+            webauthn: Arc::new(webauthn),
             guard: Arc::new(guard),
             policy: PasswordPolicy::from_config(&config),
             config: Arc::new(config),

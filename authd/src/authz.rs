@@ -249,6 +249,7 @@ pub const ROUTES: &[(&str, &str, Access)] = {
         ("GET", "/account/photo", Needs(OwnAccount)),
         ("GET", "/account/reauth", Needs(OwnAccount)),
         ("GET", "/helpdesk", Needs(Helpdesk)),
+        ("GET", "/helpdesk/webauthn", Needs(Helpdesk)),
         ("GET", "/admin/users", Needs(Administration)),
         ("GET", "/admin/guard", Needs(Administration)),
         ("GET", "/admin/policy", Needs(Administration)),

@@ -104,6 +104,7 @@
     var button = el.querySelector("button");
     var status = el.querySelector("[data-status]");
     var label = el.querySelector("input[name=label]");
+    var keyKind = el.querySelector("select[name=kind]");
     var csrf = el.getAttribute("data-csrf");
     var start = el.getAttribute("data-start");
     var finish = el.getAttribute("data-finish");
@@ -127,7 +128,12 @@
       button.disabled = true;
       say(el.getAttribute("data-waiting"), false);
       var started;
-      post(start, csrf, kind === "register" ? { label: label.value } : {})
+      var body = {};
+      if (kind === "register") {
+        body = { label: label.value };
+        if (keyKind) body.kind = keyKind.value;
+      }
+      post(start, csrf, body)
         .then(function (s) {
           started = s;
           var pk = s.options.publicKey;

@@ -74,7 +74,7 @@ const fn key(section: &'static str, name: &'static str, kind: Kind) -> Key {
 
 /// Every setting, in the order of the structs' fields. Tests keep it equal to the structs,
 /// to `sesame.toml.example` and to `docs/configuration.md`.
-pub(crate) const KEYS: [Key; 90] = [
+pub(crate) const KEYS: [Key; 91] = [
     key("server", "listen", Kind::SocketAddr),
     key("server", "data_dir", Kind::Path),
     key("server", "max_connections", Kind::Usize),
@@ -145,6 +145,7 @@ pub(crate) const KEYS: [Key; 90] = [
     key("webauthn", "passwordless_denied_roles", Kind::Str),
     key("webauthn", "attestation_roles", Kind::Str),
     key("webauthn", "attestation_aaguids", Kind::Str),
+    key("webauthn", "attestation_ca_files", Kind::Str),
     key("relay", "listen", Kind::SocketAddr),
     key("relay", "data_dir", Kind::OptPath),
     key("relay", "key_digits", Kind::U32),

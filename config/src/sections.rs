@@ -536,6 +536,11 @@ pub struct Webauthn {
     pub attestation_roles: String,
     /// Comma-separated AAGUIDs (authenticator models) accepted for `attestation_roles`.
     pub attestation_aaguids: String,
+    /// Comma-separated PEM files of the attestation CAs accepted for `attestation_roles`: a
+    /// registration must carry an attestation that chains to one of them (and, when
+    /// `attestation_aaguids` is set, be one of those models as that CA attests). Default empty:
+    /// only the announced AAGUID is compared (not proof of the model).
+    pub attestation_ca_files: String,
 }
 
 impl Default for Webauthn {
@@ -548,6 +553,7 @@ impl Default for Webauthn {
             passwordless_denied_roles: String::new(),
             attestation_roles: String::new(),
             attestation_aaguids: String::new(),
+            attestation_ca_files: String::new(),
         }
     }
 }

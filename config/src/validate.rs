@@ -668,11 +668,22 @@ fn webauthn(w: &Webauthn) -> Result<(), ConfigError> {
             ),
         ));
     }
-    if !split_list(&w.attestation_roles).is_empty() && split_list(&w.attestation_aaguids).is_empty()
+    if !split_list(&w.attestation_roles).is_empty()
+        && split_list(&w.attestation_aaguids).is_empty()
+        && split_list(&w.attestation_ca_files).is_empty()
     {
         return Err(invalid(
             "webauthn.attestation_aaguids",
-            "must list at least one AAGUID when webauthn.attestation_roles is set",
+            "must list at least one AAGUID (or webauthn.attestation_ca_files at least one CA file) when webauthn.attestation_roles is set",
+        ));
+    }
+    if let Some(bad) = split_list(&w.attestation_ca_files)
+        .into_iter()
+        .find(|f| f.chars().any(char::is_control))
+    {
+        return Err(invalid(
+            "webauthn.attestation_ca_files",
+            format!("must be comma-separated paths of PEM files, got {bad:?}"),
         ));
     }
     Ok(())
@@ -907,6 +918,14 @@ mod tests {
         ok.webauthn.attestation_roles = "admin".into();
         ok.webauthn.attestation_aaguids = "cb69481e-8ff7-4039-93ec-0a2729a154a8".into();
         ok.validate().unwrap();
+        let mut cas = Config::default();
+        cas.webauthn.attestation_roles = "admin".into();
+        cas.webauthn.attestation_ca_files = "/etc/sesame/fido-cas.pem".into();
+        cas.validate().expect("CA files alone say what is accepted");
+        assert!(
+            message(|c| c.webauthn.attestation_ca_files = "a.pem,b\u{7}.pem".into())
+                .starts_with("webauthn.attestation_ca_files must be comma-separated paths")
+        );
         assert_eq!(ok.webauthn.origins(8443).len(), 2);
         assert_eq!(
             Config::default().webauthn.origins(9443),

@@ -240,3 +240,109 @@ async fn the_same_assertion_on_many_connections_is_accepted_once() {
     assert_eq!(ok, 1, "exactly one sign-in");
     server.stop().await;
 }
+
+/// A security key without user verification (`SoftToken::new(false)`, no PIN pad) registered
+/// with `"kind": "security_key"`: listed as such, the second factor after the password, and
+/// refused for a passwordless sign-in with `webauthn_second_factor_only` (403).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_key_is_a_second_factor_only_over_https() {
+    use webauthn_authenticator_rs::AuthenticatorBackend;
+    use webauthn_authenticator_rs::softtoken::SoftToken;
+    let server = Server::start().await;
+    let c = server.client();
+    let admin = support::admin_session(&c, ADMIN_NEW).await;
+    let token = user(&c, &admin, "keyed").await;
+    let (mut key, _) = SoftToken::new(false).expect("soft token");
+
+    let r = c
+        .post(
+            "/api/v1/me/webauthn/register/start",
+            Some(&token),
+            json!({ "label": "usb", "kind": "sticker" }),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{:?}", r.body);
+    let r = c
+        .post(
+            "/api/v1/me/webauthn/register/start",
+            Some(&token),
+            json!({ "label": "usb", "kind": "security_key" }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let v = r.json();
+    let ccr: CreationChallengeResponse =
+        serde_json::from_value(v["options"].clone()).expect("options");
+    let handle = ccr.public_key.user.id.to_vec();
+    let reg = key
+        .perform_register(origin(&server), ccr.public_key, 60_000)
+        .expect("registers without user verification");
+    let r = c
+        .post(
+            "/api/v1/me/webauthn/register/finish",
+            Some(&token),
+            json!({ "id": v["id"], "credential": reg }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    let id = r.json()["credential_id"].as_str().expect("id").to_owned();
+    let list = c.get("/api/v1/me/webauthn", Some(&token)).await.json();
+    assert_eq!(list["keys"][0]["kind"], "security_key");
+
+    // Second factor after the password.
+    let ch = c
+        .post(
+            "/api/v1/login",
+            None,
+            json!({ "username": "keyed", "password": PW }),
+        )
+        .await
+        .json();
+    let challenge = ch["challenge"].as_str().expect("challenge").to_owned();
+    let s = c
+        .post(
+            "/api/v1/login/webauthn/start",
+            None,
+            json!({ "challenge": challenge }),
+        )
+        .await
+        .json();
+    let rcr: RequestChallengeResponse =
+        serde_json::from_value(s["options"].clone()).expect("request options");
+    let a = key
+        .perform_auth(origin(&server), rcr.public_key, 60_000)
+        .expect("signs");
+    let r = c
+        .post(
+            "/api/v1/login/webauthn/finish",
+            None,
+            json!({ "challenge": challenge, "credential": a }),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert!(r.json()["session"].is_string());
+
+    // Passwordless: refused with its own code.
+    let s = c
+        .post("/api/v1/login/passkey/start", None, json!({}))
+        .await
+        .json();
+    let mut o = s["options"].clone();
+    o["publicKey"]["allowCredentials"] = json!([{ "type": "public-key", "id": id }]);
+    o["publicKey"]["userVerification"] = json!("discouraged");
+    let rcr: RequestChallengeResponse = serde_json::from_value(o).expect("request options");
+    let a = key
+        .perform_auth(origin(&server), rcr.public_key, 60_000)
+        .expect("signs");
+    let mut a = serde_json::to_value(&a).expect("json");
+    a["response"]["userHandle"] = json!(b64(&handle));
+    let r = c
+        .post(
+            "/api/v1/login/passkey/finish",
+            None,
+            json!({ "id": s["id"], "credential": a }),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{:?}", r.body);
+    assert_eq!(r.json()["error"]["code"], "webauthn_second_factor_only");
+}

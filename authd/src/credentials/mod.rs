@@ -9,3 +9,4 @@ pub mod pin;
 pub mod tokens;
 pub mod totp;
 pub mod webauthn;
+pub mod webauthn_policy;

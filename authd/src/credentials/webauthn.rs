@@ -10,6 +10,7 @@
 //! webauthn-rs reads the wall clock only to check attestation certificates' validity; nothing
 //! here depends on it. Ceremony expiry is ours, from the injected clock, kept in the store.
 
+use super::webauthn_policy::AttestationPolicy;
 use crate::model::WebauthnCredential;
 use data_encoding::BASE64URL_NOPAD;
 use sesame_config::Config;
@@ -59,6 +60,16 @@ pub enum Refusal {
     /// Anything else: bad signature, malformed data, unsupported algorithm.
     #[error("the security key's answer is not valid")]
     InvalidCredential,
+    /// The role's attestation policy lists CAs and the key's attestation does not chain to one
+    /// of them (or the key gave none).
+    #[error("this security key's manufacturer certificate is not one this service accepts")]
+    AttestationUntrusted,
+    /// A key registered as a second factor (user verification not required) was presented for
+    /// a passwordless sign-in.
+    #[error(
+        "this security key is registered as a second factor only; sign in with your password first"
+    )]
+    SecondFactorOnly,
 }
 
 impl Refusal {
@@ -78,6 +89,8 @@ impl Refusal {
             Refusal::CredentialExists => "webauthn_credential_exists",
             Refusal::ReauthenticationRequired => "reauthentication_required",
             Refusal::InvalidCredential => "webauthn_invalid_credential",
+            Refusal::AttestationUntrusted => "webauthn_attestation_untrusted",
+            Refusal::SecondFactorOnly => "webauthn_second_factor_only",
         }
     }
 
@@ -86,6 +99,8 @@ impl Refusal {
         match self {
             Refusal::PasswordlessDenied
             | Refusal::ModelNotAllowed
+            | Refusal::AttestationUntrusted
+            | Refusal::SecondFactorOnly
             | Refusal::ReauthenticationRequired => 403,
             Refusal::CredentialExists => 409,
             _ => 401,
@@ -107,8 +122,95 @@ impl Refusal {
             WebauthnError::CredentialPossibleCompromise => Refusal::CounterRegressed,
             WebauthnError::CredentialExcludedFromRequest
             | WebauthnError::CredentialAlreadyExists => Refusal::CredentialExists,
+            WebauthnError::AttestationUntrustedAaguid
+            | WebauthnError::AttestationCertificateAAGUIDMismatch => Refusal::ModelNotAllowed,
+            WebauthnError::AttestationChainNotTrusted(_)
+            | WebauthnError::AttestationNotVerifiable
+            | WebauthnError::AttestationTrustFailure
+            | WebauthnError::AttestationLeafCertMissing
+            | WebauthnError::AttestationNotSupported
+            | WebauthnError::AttestationFormatMissingAaguid
+            | WebauthnError::AttestationCertificateTrustStoreEmpty
+            | WebauthnError::MissingAttestationCaList => Refusal::AttestationUntrusted,
             _ => Refusal::InvalidCredential,
         }
+    }
+}
+
+/// The relying party and the attestation policy, built once from `[webauthn]` when authd
+/// starts (a mistake in them stops the start, naming the key), then shared by every ceremony.
+#[derive(Debug)]
+pub struct RelyingParty {
+    /// webauthn-rs's relying party.
+    pub rp: Webauthn,
+    /// The per-role attestation policy.
+    pub attestation: AttestationPolicy,
+}
+
+impl RelyingParty {
+    /// Build both from the configuration (reads the attestation CA files). Only called when
+    /// authd starts; the error is a sentence naming the key or file (an `InvalidRequest`, so it
+    /// is shown as it is rather than as "internal error").
+    pub fn from_config(config: &Config) -> Result<RelyingParty, crate::Error> {
+        let shown = |e: crate::Error| match e {
+            crate::Error::Internal(m) => crate::Error::InvalidRequest(m),
+            other => other,
+        };
+        Ok(RelyingParty {
+            rp: relying_party(config).map_err(shown)?,
+            attestation: AttestationPolicy::from_config(config).map_err(|e| {
+                crate::Error::InvalidRequest(format!("webauthn configuration: {e}"))
+            })?,
+        })
+    }
+}
+
+/// What a registered key may do, from the user-verification policy it was registered under
+/// (kept in its webauthn-rs credential, so no column is needed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyKind {
+    /// User verification required at registration: a second factor, and passwordless sign-in.
+    Passkey,
+    /// Registered after a password with user verification preferred: a second factor only.
+    SecurityKey,
+}
+
+impl KeyKind {
+    /// Stable name (API field `kind`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyKind::Passkey => "passkey",
+            KeyKind::SecurityKey => "security_key",
+        }
+    }
+
+    /// Parse the API's name.
+    pub fn parse(s: &str) -> Option<KeyKind> {
+        match s {
+            "passkey" => Some(KeyKind::Passkey),
+            "security_key" => Some(KeyKind::SecurityKey),
+            _ => None,
+        }
+    }
+
+    /// The kind of a webauthn-rs credential: only a credential registered with user
+    /// verification required is a passkey.
+    pub fn of(c: &Credential) -> KeyKind {
+        // webauthn-rs's default policy is `Required` (the prelude does not name the type).
+        if c.registration_policy == Default::default() {
+            KeyKind::Passkey
+        } else {
+            KeyKind::SecurityKey
+        }
+    }
+
+    /// The kind of a stored key (a credential that cannot be read counts as a security key:
+    /// it never signs in without a password).
+    pub fn of_stored(stored: &WebauthnCredential) -> KeyKind {
+        serde_json::from_str::<Credential>(&stored.credential_json)
+            .map(|c| KeyKind::of(&c))
+            .unwrap_or(KeyKind::SecurityKey)
     }
 }
 
@@ -251,6 +353,8 @@ mod tests {
             Refusal::CredentialExists,
             Refusal::ReauthenticationRequired,
             Refusal::InvalidCredential,
+            Refusal::AttestationUntrusted,
+            Refusal::SecondFactorOnly,
         ];
         let codes: std::collections::BTreeSet<_> = all.iter().map(|r| r.code()).collect();
         assert_eq!(codes.len(), all.len());

@@ -14,6 +14,7 @@ pub mod policy;
 pub mod resets;
 pub mod validate;
 pub mod webauthn;
+pub mod webauthn_register;
 
 #[cfg(test)]
 pub(crate) mod testkit;
@@ -27,3 +28,5 @@ mod tests_keys;
 mod tests_resets;
 #[cfg(test)]
 mod tests_webauthn;
+#[cfg(test)]
+mod tests_webauthn_policy;

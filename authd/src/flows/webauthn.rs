@@ -14,18 +14,18 @@
 use crate::app::Authd;
 use crate::clock::UnixTime;
 use crate::credentials::tokens;
-use crate::credentials::webauthn::{self as wa, Refusal};
+use crate::credentials::webauthn::{self as wa, KeyKind, Refusal};
 use crate::flows::login::{
     Authenticated, LoginStep, MAX_CHALLENGE_ATTEMPTS, challenge_client, live_challenge,
 };
 use crate::model::*;
 use crate::store::Next;
-use crate::store::webauthn::{KeyLoginOutcome, KeyRegistration};
+use crate::store::webauthn::KeyLoginOutcome;
 use crate::{Error, Result};
 use serde_json::{Value, json};
 use webauthn_rs::prelude::{
-    Credential, DiscoverableAuthentication, Passkey, PasskeyRegistration, PublicKeyCredential,
-    RegisterPublicKeyCredential, WebauthnError,
+    Credential, DiscoverableAuthentication, Passkey, PublicKeyCredential, SecurityKey,
+    WebauthnError,
 };
 use zeroize::Zeroizing;
 
@@ -58,6 +58,8 @@ pub struct KeyView {
     pub backup_state: bool,
     /// A counter went backwards once.
     pub possibly_cloned: bool,
+    /// `passkey` (may sign in alone) or `security_key` (second factor only).
+    pub kind: &'static str,
 }
 
 impl KeyView {
@@ -71,6 +73,7 @@ impl KeyView {
             backup_eligible: k.backup_eligible,
             backup_state: k.backup_state,
             possibly_cloned: k.possibly_cloned,
+            kind: KeyKind::of_stored(k).as_str(),
         }
     }
 }
@@ -78,13 +81,7 @@ impl KeyView {
 /// A sign-in older than this cannot remove a key.
 pub const RECENT_SIGN_IN: i64 = 300;
 
-#[derive(serde::Serialize, serde::Deserialize)]
-struct RegState {
-    state: PasskeyRegistration,
-    handle: String,
-}
-
-fn internal(what: &str, e: impl std::fmt::Display) -> Error {
+pub(super) fn internal(what: &str, e: impl std::fmt::Display) -> Error {
     Error::Internal(format!("{what}: {e}"))
 }
 
@@ -94,7 +91,7 @@ fn role_listed(list: &str, user: &User) -> bool {
         .any(|r| Role::parse(r).is_some_and(|r| user.has_role(r)))
 }
 
-fn record_ceremony(
+pub(super) fn record_ceremony(
     app: &Authd,
     kind: CeremonyKind,
     user: Option<UserId>,
@@ -118,7 +115,7 @@ fn record_ceremony(
 }
 
 /// The ceremony if it can still be completed; otherwise why not.
-fn usable(c: Option<Ceremony>, kind: CeremonyKind, now: UnixTime) -> Result<Ceremony> {
+pub(super) fn usable(c: Option<Ceremony>, kind: CeremonyKind, now: UnixTime) -> Result<Ceremony> {
     let c = c
         .filter(|c| c.kind == kind)
         .ok_or(Refusal::CeremonyExpired)?;
@@ -131,7 +128,7 @@ fn usable(c: Option<Ceremony>, kind: CeremonyKind, now: UnixTime) -> Result<Cere
     Ok(c)
 }
 
-fn clean_label(label: &str) -> Result<String> {
+pub(super) fn clean_label(label: &str) -> Result<String> {
     let l = label.trim();
     if l.is_empty() || l.chars().count() > 64 || l.chars().any(char::is_control) {
         return Err(Error::InvalidRequest(
@@ -141,7 +138,7 @@ fn clean_label(label: &str) -> Result<String> {
     Ok(l.to_owned())
 }
 
-fn parse<T: serde::de::DeserializeOwned>(v: &Value, what: &str) -> Result<T> {
+pub(super) fn parse<T: serde::de::DeserializeOwned>(v: &Value, what: &str) -> Result<T> {
     serde_json::from_value(v.clone()).map_err(|e| {
         Error::InvalidRequest(format!(
             "credential: not a WebAuthn {what} in JSON form (PublicKeyCredential.toJSON()): {e}"
@@ -151,130 +148,7 @@ fn parse<T: serde::de::DeserializeOwned>(v: &Value, what: &str) -> Result<T> {
 
 // ------------------------------------------------------------------ registration
 
-/// Start registering a key for the signed-in user.
-pub fn register_start(
-    app: &Authd,
-    who: &Authenticated,
-    label: &str,
-    now: UnixTime,
-) -> Result<Started> {
-    let label = clean_label(label)?;
-    let rp = wa::relying_party(&app.config)?;
-    let existing = app.store.list_webauthn(who.user.id)?;
-    let handle = match existing.first() {
-        Some(k) => k.user_handle.clone(),
-        None => wa::new_user_handle()?,
-    };
-    let uuid = wa::handle_uuid(&handle).ok_or_else(|| internal("user handle", "length"))?;
-    let exclude = existing.iter().map(|k| k.cred_id.clone()).collect();
-    let (ccr, state) = rp
-        .start_passkey_registration(uuid, &who.user.username, &who.user.username, Some(exclude))
-        .map_err(|e| internal("start registration", e))?;
-    let mut options = serde_json::to_value(&ccr).map_err(|e| internal("options", e))?;
-    // Ask for a discoverable credential, so the key can also sign in without a password.
-    if let Some(sel) = options["publicKey"].get_mut("authenticatorSelection") {
-        sel["residentKey"] = json!("preferred");
-    }
-    if role_listed(&app.config.webauthn.attestation_roles, &who.user) {
-        // The model must be told (the AAGUID is checked at finish).
-        options["publicKey"]["attestation"] = json!("direct");
-    }
-    let st = serde_json::to_string(&RegState {
-        state,
-        handle: wa::b64(&handle),
-    })
-    .map_err(|e| internal("state", e))?;
-    let id = record_ceremony(
-        app,
-        CeremonyKind::Register,
-        Some(who.user.id),
-        None,
-        &label,
-        st,
-        now,
-    )?;
-    Ok(Started { id, options })
-}
-
-/// Finish registering: verify the authenticator's answer and record the key. Returns the
-/// credential id (base64url) and the label.
-pub fn register_finish(
-    app: &Authd,
-    who: &Authenticated,
-    id: &str,
-    credential: &Value,
-    client: &ClientInfo,
-    now: UnixTime,
-) -> Result<(String, String)> {
-    let c = usable(
-        app.store.ceremony_by_hash(&tokens::hash_token(id))?,
-        CeremonyKind::Register,
-        now,
-    )?;
-    if c.user_id != Some(who.user.id) {
-        return Err(Refusal::CeremonyExpired.into());
-    }
-    let st: RegState = serde_json::from_str(&c.state).map_err(|e| internal("state", e))?;
-    let reg: RegisterPublicKeyCredential = parse(credential, "registration")?;
-    let rp = wa::relying_party(&app.config)?;
-    let name = who.user.username.as_str();
-    let audit = |outcome: Outcome, detail: Value| {
-        client.event(
-            now,
-            Some(name),
-            "webauthn.register",
-            Some(name),
-            outcome,
-            detail,
-        )
-    };
-    let refuse = |r: Refusal| -> Error {
-        match app.store.append_audit(audit(
-            Outcome::Failure,
-            json!({ "reason": r.code(), "label": c.label }),
-        )) {
-            Ok(()) => r.into(),
-            Err(e) => e.into(),
-        }
-    };
-    let pk = rp
-        .finish_passkey_registration(&reg, &st.state)
-        .map_err(|e| refuse(Refusal::from_webauthn(&e)))?;
-    let aaguid = wa::aaguid_of(&reg);
-    if role_listed(&app.config.webauthn.attestation_roles, &who.user) {
-        let allowed = sesame_config::split_list(&app.config.webauthn.attestation_aaguids);
-        let ok = aaguid
-            .as_ref()
-            .is_some_and(|a| allowed.iter().any(|x| x.eq_ignore_ascii_case(a)));
-        if !ok {
-            return Err(refuse(Refusal::ModelNotAllowed));
-        }
-    }
-    let cred: Credential = pk.into();
-    let handle = wa::unb64(&st.handle).ok_or_else(|| internal("state", "handle"))?;
-    let credential_id = wa::b64(&cred.cred_id);
-    let new = NewWebauthnCredential {
-        cred_id: cred.cred_id.to_vec(),
-        user_id: who.user.id,
-        user_handle: handle,
-        label: c.label.clone(),
-        credential_json: serde_json::to_string(&cred).map_err(|e| internal("credential", e))?,
-        counter: cred.counter,
-        backup_eligible: cred.backup_eligible,
-        backup_state: cred.backup_state,
-        aaguid: aaguid.clone(),
-        created_at: now,
-    };
-    let ok = audit(
-        Outcome::Success,
-        json!({ "label": c.label, "credential_id": credential_id, "aaguid": aaguid }),
-    );
-    match app.store.add_webauthn(c.id, new, now, ok)? {
-        KeyRegistration::Added(_) => Ok((credential_id, c.label)),
-        KeyRegistration::CeremonyGone => Err(refuse(Refusal::CeremonyUsed)),
-        KeyRegistration::Exists => Err(refuse(Refusal::CredentialExists)),
-    }
-}
+pub use super::webauthn_register::{register_finish, register_start, register_start_kind};
 
 /// The user's keys.
 pub fn list(app: &Authd, user: UserId) -> Result<Vec<KeyView>> {
@@ -387,16 +261,28 @@ pub fn second_factor_start(app: &Authd, challenge: &str, now: UnixTime) -> Resul
     if keys.is_empty() {
         return Err(Error::MethodNotAvailable);
     }
-    let passkeys = keys
+    let creds = keys
         .iter()
-        .map(|k| wa::to_credential(k, true).map(Passkey::from))
-        .collect::<Result<Vec<_>>>()?;
-    let rp = wa::relying_party(&app.config)?;
-    let (rcr, state) = rp
-        .start_passkey_authentication(&passkeys)
-        .map_err(|e| internal("start authentication", e))?;
+        .map(|k| wa::to_credential(k, true))
+        .collect::<Result<Vec<Credential>>>()?;
+    let rp = &app.webauthn.rp;
+    let start_err = |e| internal("start authentication", e);
+    // With a security key among them, user verification is preferred rather than required;
+    // webauthn-rs still demands it of every key registered with it (passkeys, and security
+    // keys that verified their user at registration).
+    let (rcr, st) = if creds.iter().any(|c| KeyKind::of(c) == KeyKind::SecurityKey) {
+        let keys: Vec<SecurityKey> = creds.into_iter().map(SecurityKey::from).collect();
+        let (rcr, state) = rp
+            .start_securitykey_authentication(&keys)
+            .map_err(start_err)?;
+        (rcr, serde_json::to_string(&state))
+    } else {
+        let keys: Vec<Passkey> = creds.into_iter().map(Passkey::from).collect();
+        let (rcr, state) = rp.start_passkey_authentication(&keys).map_err(start_err)?;
+        (rcr, serde_json::to_string(&state))
+    };
     let options = serde_json::to_value(&rcr).map_err(|e| internal("options", e))?;
-    let st = serde_json::to_string(&state).map_err(|e| internal("state", e))?;
+    let st = st.map_err(|e| internal("state", e))?;
     record_ceremony(
         app,
         CeremonyKind::SecondFactor,
@@ -414,7 +300,7 @@ pub fn second_factor_start(app: &Authd, challenge: &str, now: UnixTime) -> Resul
 
 /// Start a passwordless sign-in: no username asked, the passkey names its account.
 pub fn passkey_start(app: &Authd, now: UnixTime) -> Result<Started> {
-    let rp = wa::relying_party(&app.config)?;
+    let rp = &app.webauthn.rp;
     let (mut rcr, state) = rp
         .start_discoverable_authentication()
         .map_err(|e| internal("start authentication", e))?;
@@ -432,8 +318,9 @@ struct Verified {
     regressed: bool,
 }
 
-/// Check `resp` against `state` and the stored key; a counter regression is audited and
-/// marks the key, and refuses unless the policy accepts it.
+/// Check `resp` against `state` and the stored key (for a `passwordless` sign-in, the key must
+/// be a passkey); a counter regression is audited and marks the key, and refuses unless the
+/// policy accepts it.
 ///
 /// `ceremony_used` re-reads the ceremony: when the same assertion was raced and another request
 /// has just consumed it, the key's counter already moved, and this request must be refused as a
@@ -443,6 +330,7 @@ fn verify(
     state_json: &str,
     resp: &PublicKeyCredential,
     stored: &WebauthnCredential,
+    passwordless: bool,
     event: &dyn Fn(Outcome, Value) -> AuditEvent,
     ceremony_used: &dyn Fn() -> Result<bool>,
 ) -> Result<Verified> {
@@ -452,7 +340,12 @@ fn verify(
         serde_json::from_str(state_json).map_err(|e| internal("state", e))?;
     let refuse_cloned = app.config.webauthn.refuse_cloned();
     let cred = wa::to_credential(stored, refuse_cloned)?;
-    let rp = wa::relying_party(&app.config)?;
+    // A security key (registered after a password, user verification only preferred) never
+    // signs in alone; told apart before its answer is even checked.
+    if passwordless && KeyKind::of(&cred) != KeyKind::Passkey {
+        return Err(Refusal::SecondFactorOnly.into());
+    }
+    let rp = &app.webauthn.rp;
     let regressed_event = |counter: Option<u32>| {
         event(
             Outcome::Failure,
@@ -499,6 +392,12 @@ fn verify(
 /// The step after a verified key: the forced password change, an enrolment the MFA policy
 /// demands (a key counts as a second factor, so only a key-less account would get one), or the
 /// session — the same rule as every other login (`login::after_factors`).
+///
+/// The key just verified is itself a second factor of the account, so the MFA policy's
+/// enrolment step cannot apply: without a forced password change the session follows at once,
+/// sparing the two reads `after_factors` makes to count the account's factors (the hot path of
+/// a passkey sign-in). A key removed meanwhile is caught by the finishing transaction (its
+/// counter update finds no row).
 fn next_step(
     app: &Authd,
     user: &User,
@@ -506,7 +405,18 @@ fn next_step(
     method: &str,
     now: UnixTime,
 ) -> Result<(LoginStep, Next)> {
-    crate::flows::login::after_factors(app, user, method, client, now, false)
+    if user.must_change_password {
+        return crate::flows::login::after_factors(app, user, method, client, now, false);
+    }
+    let (t, s) = crate::flows::login::new_session(app, user, client, now, method, None)?;
+    Ok((
+        LoginStep::Session(crate::flows::login::IssuedSession {
+            token: t.text,
+            expires_at: s.expires_at,
+            backup_codes_low: None,
+        }),
+        Next::Session(s),
+    ))
 }
 
 /// Finish the second factor with the key's answer.
@@ -563,7 +473,7 @@ pub fn second_factor_finish(
             .ceremony_for_challenge(ch.id)?
             .is_none_or(|x| x.used_at.is_some()))
     };
-    let v = verify(app, &c.state, &resp, &stored, &event, &used).map_err(fail)?;
+    let v = verify(app, &c.state, &resp, &stored, false, &event, &used).map_err(fail)?;
     let method = format!("{}+webauthn", ch.method);
     let (step, next) = next_step(app, &user, &challenge_client(&ch), &method, now)?;
     let ok = event(
@@ -656,7 +566,7 @@ pub fn passkey_finish(
             .ceremony_by_hash(&tokens::hash_token(id))?
             .is_none_or(|x| x.used_at.is_some()))
     };
-    let v = verify(app, &c.state, &resp, &stored, &event, &used).map_err(fail)?;
+    let v = verify(app, &c.state, &resp, &stored, true, &event, &used).map_err(fail)?;
     let (step, next) = next_step(app, &user, client, "passkey", now)?;
     let ok = event(
         Outcome::Success,

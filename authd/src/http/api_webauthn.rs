@@ -39,6 +39,21 @@ pub fn routes() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 struct LabelReq {
     label: String,
+    /// `passkey` (default) or `security_key` (a second factor only, user verification
+    /// preferred).
+    #[serde(default)]
+    kind: Option<String>,
+}
+
+impl LabelReq {
+    fn kind(&self) -> Result<crate::credentials::webauthn::KeyKind, crate::Error> {
+        match self.kind.as_deref() {
+            None => Ok(crate::credentials::webauthn::KeyKind::Passkey),
+            Some(k) => crate::credentials::webauthn::KeyKind::parse(k).ok_or_else(|| {
+                crate::Error::InvalidRequest("kind: \"passkey\" or \"security_key\"".into())
+            }),
+        }
+    }
 }
 
 async fn register_start(
@@ -47,9 +62,10 @@ async fn register_start(
     ApiJson(r): ApiJson<LabelReq>,
 ) -> ApiResult {
     let now = st.app.now();
+    let kind = r.kind()?;
     let s = st
         .app
-        .blocking(move |app| flow::register_start(app, &who, &r.label, now))
+        .blocking(move |app| flow::register_start_kind(app, &who, &r.label, kind, now))
         .await?;
     Ok(Json(json!({ "id": s.id.as_str(), "options": s.options })))
 }

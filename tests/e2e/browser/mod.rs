@@ -8,6 +8,7 @@
 //! These tests need Debian's `chromium` and `chromium-driver` (`scripts/setup` installs them);
 //! without them they fail, saying so.
 
+mod helpdesk_keys;
 mod webdriver;
 
 use crate::support::{self, Server};

@@ -75,6 +75,8 @@ struct StateOption {
 #[template(path = "helpdesk.html")]
 struct HelpdeskPage {
     t: &'static Tr,
+    /// Texts of the security-keys section (its page is `helpdesk_webauthn`).
+    wa: &'static super::strings_webauthn::WebauthnTr,
     c: Chrome,
     filters: Filters,
     filtered: bool,
@@ -200,6 +202,7 @@ pub(super) async fn console(st: &AppState, s: &WebSession, v: View<'_>) -> Respo
     let max_validity = st.app.config.keys.temporary_password_max_validity;
     let page = HelpdeskPage {
         t,
+        wa: super::strings_webauthn::of(s.lang),
         c: Chrome::signed_in(st, s, "/helpdesk")
             .with_notice(t, v.query)
             .with_error(error),

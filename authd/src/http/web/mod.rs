@@ -29,6 +29,7 @@ mod download;
 mod extract;
 mod helpdesk;
 mod helpdesk_import;
+mod helpdesk_webauthn;
 mod i18n;
 mod login;
 mod login_enrol;
@@ -50,6 +51,8 @@ mod tests_guard;
 mod tests_keys;
 #[cfg(test)]
 mod tests_policy;
+#[cfg(test)]
+mod tests_webauthn_pages;
 mod webauthn;
 
 use super::AppState;
@@ -129,6 +132,8 @@ pub fn routes() -> Router<AppState> {
         .route("/helpdesk", get(helpdesk::page))
         .route("/helpdesk/keys/{action}", post(helpdesk::key_action))
         .route("/helpdesk/import", post(helpdesk_import::import))
+        .route("/helpdesk/webauthn", get(helpdesk_webauthn::page))
+        .route("/helpdesk/webauthn/remove", post(helpdesk_webauthn::remove))
         .route("/helpdesk/temporary-password", post(helpdesk::temp_issue))
         .route(
             "/helpdesk/temporary-password/revoke",

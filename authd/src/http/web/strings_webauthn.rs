@@ -27,6 +27,24 @@ pub(crate) struct WebauthnTr {
     pub(crate) waiting: &'static str,
     pub(crate) cancelled: &'static str,
     pub(crate) unsupported: &'static str,
+    pub(crate) kind: &'static str,
+    pub(crate) kind_passkey: &'static str,
+    pub(crate) kind_security_key: &'static str,
+    pub(crate) kind_choice: &'static str,
+    pub(crate) model: &'static str,
+    pub(crate) model_unknown: &'static str,
+    pub(crate) backup: &'static str,
+    pub(crate) backup_eligible_only: &'static str,
+    pub(crate) backed_up: &'static str,
+    pub(crate) not_backed_up: &'static str,
+    pub(crate) hd_title: &'static str,
+    pub(crate) hd_intro: &'static str,
+    pub(crate) hd_show: &'static str,
+    pub(crate) hd_keys_of: &'static str,
+    pub(crate) hd_none: &'static str,
+    pub(crate) hd_remove_hint: &'static str,
+    pub(crate) hd_removed: &'static str,
+    pub(crate) hd_back: &'static str,
 }
 
 pub(crate) const EN: WebauthnTr = WebauthnTr {
@@ -51,6 +69,24 @@ pub(crate) const EN: WebauthnTr = WebauthnTr {
     waiting: "Follow your browser's instructions…",
     cancelled: "The request was cancelled or timed out. Try again.",
     unsupported: "This browser cannot use security keys or passkeys.",
+    kind: "Kind",
+    kind_passkey: "passkey (also without a password)",
+    kind_security_key: "security key (after the password only)",
+    kind_choice: "Kind of the new key",
+    model: "Model (AAGUID)",
+    model_unknown: "not told",
+    backup: "Backup",
+    backup_eligible_only: "can be synchronised, not now",
+    backed_up: "synchronised or backed up",
+    not_backed_up: "this device only",
+    hd_title: "Security keys and passkeys of an account",
+    hd_intro: "List the security keys and passkeys of an account and remove a lost or stolen one. Each removal is recorded in the audit log. You look after ordinary accounts only, never your own.",
+    hd_show: "Show the keys",
+    hd_keys_of: "Keys of {user}",
+    hd_none: "This account has no security key or passkey.",
+    hd_remove_hint: "The owner can no longer sign in with a removed key. If it was their last one, they use a backup code or ask for a second-factor reset.",
+    hd_removed: "The key was removed.",
+    hd_back: "Back to the helpdesk console",
 };
 
 pub(crate) const FR: WebauthnTr = WebauthnTr {
@@ -75,6 +111,24 @@ pub(crate) const FR: WebauthnTr = WebauthnTr {
     waiting: "Suivez les instructions de votre navigateur…",
     cancelled: "La demande a été annulée ou a expiré. Réessayez.",
     unsupported: "Ce navigateur ne sait pas utiliser les clés de sécurité ni les passkeys.",
+    kind: "Type",
+    kind_passkey: "passkey (aussi sans mot de passe)",
+    kind_security_key: "clé de sécurité (après le mot de passe seulement)",
+    kind_choice: "Type de la nouvelle clé",
+    model: "Modèle (AAGUID)",
+    model_unknown: "non indiqué",
+    backup: "Sauvegarde",
+    backup_eligible_only: "synchronisable, pas pour l’instant",
+    backed_up: "synchronisée ou sauvegardée",
+    not_backed_up: "cet appareil seulement",
+    hd_title: "Clés de sécurité et passkeys d’un compte",
+    hd_intro: "Affichez les clés de sécurité et passkeys d’un compte et retirez celle qui a été perdue ou volée. Chaque retrait est inscrit au journal d’audit. Vous vous occupez des comptes ordinaires seulement, jamais du vôtre.",
+    hd_show: "Afficher les clés",
+    hd_keys_of: "Clés de {user}",
+    hd_none: "Ce compte n’a aucune clé de sécurité ni passkey.",
+    hd_remove_hint: "Le titulaire ne peut plus se connecter avec une clé retirée. Si c’était la dernière, il utilise un code de secours ou demande une réinitialisation du second facteur.",
+    hd_removed: "La clé a été retirée.",
+    hd_back: "Retour à la console d’assistance",
 };
 
 /// The texts of `lang`.
@@ -104,6 +158,8 @@ pub(crate) fn refusal(lang: Lang, r: Refusal) -> String {
         Refusal::CredentialExists => "Cette clé de sécurité est déjà enregistrée.",
         Refusal::ReauthenticationRequired => "Reconnectez-vous (moins de 5 minutes) avant de retirer une clé de sécurité.",
         Refusal::InvalidCredential => "La réponse de la clé de sécurité n’est pas valide.",
+        Refusal::AttestationUntrusted => "Le certificat de fabricant de cette clé de sécurité n’est pas de ceux que ce service accepte.",
+        Refusal::SecondFactorOnly => "Cette clé de sécurité est enregistrée comme second facteur seulement ; connectez-vous d’abord avec votre mot de passe.",
     }
     .to_owned()
 }

@@ -42,6 +42,7 @@ struct KeyRow {
     last_used: String,
     synced: bool,
     cloned: bool,
+    passkey: bool,
 }
 
 #[derive(Template)]
@@ -92,6 +93,7 @@ pub(crate) fn account_section(lang: Lang, csrf: &str, keys: &[flow::KeyView]) ->
                 .unwrap_or_else(|| t.never.to_owned()),
             synced: k.backup_state,
             cloned: k.possibly_cloned,
+            passkey: k.kind == "passkey",
         })
         .collect();
     html(KeysSection { t, csrf, keys }.render())
@@ -188,6 +190,21 @@ fn step_json(st: &AppState, step: crate::flows::login::LoginStep) -> Response {
 #[serde(deny_unknown_fields)]
 pub(super) struct LabelReq {
     label: String,
+    /// `passkey` (default) or `security_key` (a second factor only, user verification
+    /// preferred).
+    #[serde(default)]
+    kind: Option<String>,
+}
+
+impl LabelReq {
+    fn kind(&self) -> Result<crate::credentials::webauthn::KeyKind, crate::Error> {
+        match self.kind.as_deref() {
+            None => Ok(crate::credentials::webauthn::KeyKind::Passkey),
+            Some(k) => crate::credentials::webauthn::KeyKind::parse(k).ok_or_else(|| {
+                crate::Error::InvalidRequest("kind: \"passkey\" or \"security_key\"".into())
+            }),
+        }
+    }
 }
 
 /// `POST /account/webauthn/start`.
@@ -207,9 +224,13 @@ pub(super) async fn account_start(
     }
     let now = st.app.now();
     let who = s.who.clone();
+    let kind = match r.kind() {
+        Ok(k) => k,
+        Err(e) => return json_error(s.lang, &e),
+    };
     match st
         .app
-        .blocking(move |app| flow::register_start(app, &who, &r.label, now))
+        .blocking(move |app| flow::register_start_kind(app, &who, &r.label, kind, now))
         .await
     {
         Ok(x) => axum::Json(json!({ "id": x.id.as_str(), "options": x.options })).into_response(),

@@ -57,26 +57,29 @@ fn regressed() -> StoreError {
 
 /// Consume a ceremony: zero rows = used, expired or unknown.
 fn consume_ceremony_tx(c: &rusqlite::Connection, id: i64, now: UnixTime) -> StoreResult<bool> {
-    Ok(c.execute(
+    Ok(c.prepare_cached(
         "UPDATE webauthn_ceremonies SET used_at = ?2, state = ''
          WHERE id = ?1 AND used_at IS NULL AND expires_at > ?2",
-        params![id, now],
-    )? == 1)
+    )?
+    .execute(params![id, now])?
+        == 1)
 }
 
 impl WebauthnStore for SqliteStore {
     fn create_ceremony(&self, new: NewCeremony) -> StoreResult<()> {
         self.write(move |c| {
-            c.execute(
-                "DELETE FROM webauthn_ceremonies WHERE expires_at < ?1",
-                [new.created_at - 86_400],
-            )?;
-            c.execute(
+            // One cached statement per start (the hot path of a passkey sign-in); the sweep of
+            // ceremonies that expired over a day ago runs on one start in 64.
+            c.prepare_cached(
                 "INSERT INTO webauthn_ceremonies(token_hash, kind, user_id, challenge_id, label, state, created_at, expires_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![&new.token_hash[..], new.kind.as_str(), new.user_id, new.challenge_id,
-                        new.label, new.state, new.created_at, new.expires_at],
-            )?;
+            )?
+            .execute(params![&new.token_hash[..], new.kind.as_str(), new.user_id, new.challenge_id,
+                        new.label, new.state, new.created_at, new.expires_at])?;
+            if c.last_insert_rowid() % 64 == 0 {
+                c.prepare_cached("DELETE FROM webauthn_ceremonies WHERE expires_at < ?1")?
+                    .execute([new.created_at - 86_400])?;
+            }
             Ok(())
         })
     }
@@ -178,29 +181,29 @@ impl WebauthnStore for SqliteStore {
                 return Ok(KeyLoginOutcome::CeremonyGone);
             }
             if let Some(ch) = challenge {
-                let n = c.execute(
-                    "DELETE FROM challenges WHERE id = ?1 AND expires_at > ?2",
-                    params![ch, now],
-                )?;
+                let n = c
+                    .prepare_cached("DELETE FROM challenges WHERE id = ?1 AND expires_at > ?2")?
+                    .execute(params![ch, now])?;
                 if n == 0 {
                     return Err(gone());
                 }
             }
             // A counter of 0 means the authenticator keeps none (synchronised passkeys).
-            let n = c.execute(
-                "UPDATE webauthn_credentials
+            let n = c
+                .prepare_cached(
+                    "UPDATE webauthn_credentials
                  SET counter = max(counter, ?2), backup_state = ?3,
                      backup_eligible = max(backup_eligible, ?4), last_used_at = ?5
                  WHERE id = ?1 AND (counter < ?2 OR (?2 = 0 AND counter = 0) OR ?6)",
-                params![
+                )?
+                .execute(params![
                     key.credential,
                     i64::from(key.counter),
                     key.backup_state,
                     key.backup_eligible,
                     now,
                     key.accept_regression
-                ],
-            )?;
+                ])?;
             if n == 0 {
                 return Err(regressed());
             }
