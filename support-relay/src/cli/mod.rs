@@ -4,8 +4,8 @@
 pub mod console;
 pub mod customer;
 pub mod relay;
-pub mod update;
 pub mod smartcard;
+pub mod update;
 
 use std::sync::Arc;
 

@@ -164,7 +164,17 @@ async fn run_inner(
     let mut token = resume_token;
     let mut input = true;
     loop {
-        match serve(&mut mux, &opts, vpcd, &mut lines, &mut input, &technician, &kill).await? {
+        match serve(
+            &mut mux,
+            &opts,
+            vpcd,
+            &mut lines,
+            &mut input,
+            &technician,
+            &kill,
+        )
+        .await?
+        {
             Served::Done => return Ok(()),
             Served::Lost => {
                 let Some(r) = &reconnect else {
