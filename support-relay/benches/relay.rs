@@ -19,6 +19,7 @@
 
 #[path = "relay/child.rs"]
 mod child;
+mod common;
 #[path = "relay/memory.rs"]
 mod memory;
 #[path = "relay/socat.rs"]
@@ -119,29 +120,8 @@ async fn relay_forward(relay: SocketAddr, cert: &[u8], target: SocketAddr) -> So
     let dir = std::env::temp_dir();
     let relay = relay.to_string();
     let ccfg = support_relay::tls::client_config_from_pem(cert).expect("ccfg");
-    let mut tech = client::connect(&relay, "localhost", ccfg.clone())
-        .await
-        .expect("tech");
-    client::console::authenticate(&mut tech, "bench")
-        .await
-        .expect("auth");
-    let key = match tech
-        .request(&support_relay::proto::Control::KeyNew {})
-        .await
-        .expect("key")
-    {
-        support_relay::proto::Control::KeyCreated { key, .. } => key,
-        other => panic!("{other:?}"),
-    };
-    let cust = client::connect(&relay, "localhost", ccfg)
-        .await
-        .expect("cust");
-    let opts = customer::Options {
-        entry: customer::Entry::Key(key.clone()),
-        name: "bench".into(),
-        consent: Some(["forward".to_owned()].into_iter().collect()),
-        dir,
-    };
+    let (mut tech, key, cust, opts) =
+        common::technician_and_customer(&relay, ccfg, "forward", dir).await;
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     std::mem::forget(tx);
     tokio::spawn(customer::run(cust, opts, rx));

@@ -13,6 +13,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
 #[allow(dead_code, unreachable_pub)]
 #[path = "../../hardware/tests/pcscd.rs"]
 mod pcscd;
@@ -23,37 +24,7 @@ use sesame_hardware::card::pcsc::{PcscCard, PcscContext};
 use sesame_hardware::card::{CardEnd, CardEndOptions};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support_relay::auth::{AuthError, Authenticator, BoxFut, Identity};
 use support_relay::client::{self, customer};
-
-#[derive(Debug)]
-struct StubAuth;
-
-impl Authenticator for StubAuth {
-    fn login_step<'a>(
-        &'a self,
-        _: &'a str,
-        _: serde_json::Value,
-        _: std::net::IpAddr,
-    ) -> BoxFut<'a, Result<(u16, serde_json::Value), AuthError>> {
-        Box::pin(async { Err(AuthError::UnknownStep) })
-    }
-    fn identity<'a>(
-        &'a self,
-        s: &'a str,
-        _: std::net::IpAddr,
-    ) -> BoxFut<'a, Result<Option<Identity>, AuthError>> {
-        Box::pin(async move {
-            Ok((s == "bench").then(|| Identity {
-                username: "bench".into(),
-                roles: vec!["technician".into()],
-            }))
-        })
-    }
-    fn logout<'a>(&'a self, _: &'a str, _: std::net::IpAddr) -> BoxFut<'a, Result<(), AuthError>> {
-        Box::pin(async { Ok(()) })
-    }
-}
 
 struct Stats {
     p50_ms: f64,
@@ -104,7 +75,7 @@ async fn chain(dir: &std::path::Path) {
     let (tls, cert) = support_relay::tls::load_or_generate(&dir.join("tls")).expect("tls");
     let deps = support_relay::server::Deps {
         config: support_relay::server::Config::new(dir.join("relay")),
-        auth: Arc::new(StubAuth),
+        auth: Arc::new(common::StubAuth),
         clock: Arc::new(support_relay::clock::SystemClock),
         tls,
         mailer: None,
@@ -116,29 +87,8 @@ async fn chain(dir: &std::path::Path) {
     let relay = l.local_addr().expect("addr").to_string();
     tokio::spawn(support_relay::server::serve(l, h, std::future::pending()));
     let ccfg = support_relay::tls::client_config_from_pem(cert.as_bytes()).expect("ccfg");
-    let mut tech = client::connect(&relay, "localhost", ccfg.clone())
-        .await
-        .expect("tech");
-    client::console::authenticate(&mut tech, "bench")
-        .await
-        .expect("auth");
-    let key = match tech
-        .request(&support_relay::proto::Control::KeyNew {})
-        .await
-        .expect("key")
-    {
-        support_relay::proto::Control::KeyCreated { key, .. } => key,
-        other => panic!("{other:?}"),
-    };
-    let cust = client::connect(&relay, "localhost", ccfg)
-        .await
-        .expect("cust");
-    let opts = customer::Options {
-        entry: customer::Entry::Key(key.clone()),
-        name: "bench".into(),
-        consent: Some(["smartcard".to_owned()].into_iter().collect()),
-        dir: dir.to_owned(),
-    };
+    let (mut tech, key, cust, opts) =
+        common::technician_and_customer(&relay, ccfg, "smartcard", dir.to_owned()).await;
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     std::mem::forget(tx);
     tokio::spawn(async move {

@@ -8,39 +8,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use support_relay::auth::{AuthError, Authenticator, BoxFut, Identity};
 
 /// Environment variable that turns the bench binary into the relay child.
 pub(crate) const CHILD_ENV: &str = "SESAME_RELAY_BENCH_CHILD";
-
-#[derive(Debug)]
-struct StubAuth;
-
-impl Authenticator for StubAuth {
-    fn login_step<'a>(
-        &'a self,
-        _: &'a str,
-        _: serde_json::Value,
-        _: std::net::IpAddr,
-    ) -> BoxFut<'a, Result<(u16, serde_json::Value), AuthError>> {
-        Box::pin(async { Err(AuthError::UnknownStep) })
-    }
-    fn identity<'a>(
-        &'a self,
-        s: &'a str,
-        _: std::net::IpAddr,
-    ) -> BoxFut<'a, Result<Option<Identity>, AuthError>> {
-        Box::pin(async move {
-            Ok((s == "bench").then(|| Identity {
-                username: "bench".into(),
-                roles: vec!["technician".into()],
-            }))
-        })
-    }
-    fn logout<'a>(&'a self, _: &'a str, _: std::net::IpAddr) -> BoxFut<'a, Result<(), AuthError>> {
-        Box::pin(async { Ok(()) })
-    }
-}
 
 /// Child side: serve on 127.0.0.1:0, print `READY <addr>`, run until stdin closes.
 pub(crate) fn run_child(dir: &Path) {
@@ -54,7 +24,7 @@ pub(crate) fn run_child(dir: &Path) {
         config.max_connections = 100_000;
         let deps = support_relay::server::Deps {
             config,
-            auth: Arc::new(StubAuth),
+            auth: Arc::new(crate::common::StubAuth),
             clock: Arc::new(support_relay::clock::SystemClock),
             tls,
             mailer: None,
