@@ -14,16 +14,19 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "common/apdu_timing.rs"]
+mod apdu_timing;
 #[allow(dead_code)]
 #[path = "../tests/pcscd.rs"]
 mod pcscd;
 
+use apdu_timing::{Stats, row};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use pcscd::{PORT_0, PORT_1, READER_0, READER_1, poll};
-use sesame_hardware::card::emulator::{self, EmulatedCard};
-use sesame_hardware::card::pcsc::{PcscCard, PcscContext};
+use pcscd::{PORT_0, PORT_1, READER_0, READER_1};
+use sesame_hardware::card::emulator::EmulatedCard;
+use sesame_hardware::card::pcsc::PcscContext;
 use sesame_hardware::card::{CardBackend, CardEnd, CardEndOptions, RunSummary, StopHandle};
 
 struct Inserted<B> {
@@ -52,84 +55,32 @@ impl<B> Inserted<B> {
     }
 }
 
-fn wait_for(ctx: &PcscContext, reader: &str, present: bool) {
-    poll(Duration::from_secs(5), "the reader's state", || {
-        ctx.readers()
-            .unwrap()
-            .into_iter()
-            .any(|r| r.name == reader && r.atr.is_some() == present)
-            .then_some(())
-    });
-}
-
-struct Stats {
-    p50_ms: f64,
-    p99_ms: f64,
-    per_sec: f64,
-    n: usize,
-}
-
-/// `n` round trips of GET CHALLENGE (8 bytes back) after a SELECT, each timed.
-fn measure(card: &mut PcscCard, n: usize) -> Stats {
-    let select = emulator::test_script()[0].to_bytes();
-    assert_eq!(card.transmit(&select).unwrap(), [0x90, 0x00]);
-    let get_challenge = [0x00, 0x84, 0x00, 0x00, 0x08];
-    let mut times = Vec::with_capacity(n);
-    let start = Instant::now();
-    for _ in 0..n {
-        let t = Instant::now();
-        let resp = card.transmit(&get_challenge).unwrap();
-        times.push(t.elapsed());
-        assert_eq!(resp.len(), 10);
-    }
-    let total = start.elapsed();
-    times.sort();
-    let pct = |p: f64| times[((times.len() - 1) as f64 * p).round() as usize].as_secs_f64() * 1e3;
-    Stats {
-        p50_ms: pct(0.50),
-        p99_ms: pct(0.99),
-        per_sec: n as f64 / total.as_secs_f64(),
-        n,
-    }
-}
-
 fn direct(ctx: &PcscContext, options: CardEndOptions, n: usize) -> Stats {
     let inserted = insert(PORT_0, EmulatedCard::test_card(), options);
-    wait_for(ctx, READER_0, true);
+    apdu_timing::wait_for(ctx, READER_0, true, Duration::from_secs(5));
     let mut card = ctx.connect(READER_0).unwrap();
-    let stats = measure(&mut card, n);
+    let stats = apdu_timing::measure(&mut card, 0, n);
     drop(card);
     inserted.remove();
-    wait_for(ctx, READER_0, false);
+    apdu_timing::wait_for(ctx, READER_0, false, Duration::from_secs(5));
     stats
 }
 
 fn forwarded(ctx: &PcscContext, n: usize) -> Stats {
     let real = insert(PORT_0, EmulatedCard::test_card(), CardEndOptions::default());
-    wait_for(ctx, READER_0, true);
+    apdu_timing::wait_for(ctx, READER_0, true, Duration::from_secs(5));
     // The forwarding side has its own context, as the technician's console would.
     let technician = PcscContext::establish().unwrap().connect(READER_0).unwrap();
     let forward = insert(PORT_1, technician, CardEndOptions::default());
-    wait_for(ctx, READER_1, true);
+    apdu_timing::wait_for(ctx, READER_1, true, Duration::from_secs(5));
     let mut customer = ctx.connect(READER_1).unwrap();
-    let stats = measure(&mut customer, n);
+    let stats = apdu_timing::measure(&mut customer, 0, n);
     drop(customer);
     forward.remove();
     real.remove();
-    wait_for(ctx, READER_1, false);
-    wait_for(ctx, READER_0, false);
+    apdu_timing::wait_for(ctx, READER_1, false, Duration::from_secs(5));
+    apdu_timing::wait_for(ctx, READER_0, false, Duration::from_secs(5));
     stats
-}
-
-fn row(name: &str, s: &Stats, base: &Stats) {
-    println!(
-        "{name:<42} {:>6} {:>9.3} {:>9.3} {:>10.0} {:>8.1}×",
-        s.n,
-        s.p50_ms,
-        s.p99_ms,
-        s.per_sec,
-        s.p50_ms / base.p50_ms
-    );
 }
 
 fn main() {
@@ -163,11 +114,21 @@ fn main() {
         "{:<42} {:>6} {:>9} {:>9} {:>10} {:>9}",
         "path", "APDUs", "p50 ms", "p99 ms", "APDUs/s", "p50/base"
     );
-    row("direct, reader 0 (baseline)", &base, &base);
-    row("direct, card end without TCP_NODELAY", &no_nodelay, &base);
-    row("direct, card end without quick ACKs", &no_quickack, &base);
-    row("direct, card end without either", &neither, &base);
-    row("forwarded reader 1 → PC/SC → reader 0", &fwd, &base);
+    row("direct, reader 0 (baseline)", 42, &base, &base);
+    row(
+        "direct, card end without TCP_NODELAY",
+        42,
+        &no_nodelay,
+        &base,
+    );
+    row(
+        "direct, card end without quick ACKs",
+        42,
+        &no_quickack,
+        &base,
+    );
+    row("direct, card end without either", 42, &neither, &base);
+    row("forwarded reader 1 → PC/SC → reader 0", 42, &fwd, &base);
     println!(
         "\nforwarded/direct: p50 {:.2}×, p99 {:.2}×, throughput {:.2}×",
         fwd.p50_ms / base.p50_ms,

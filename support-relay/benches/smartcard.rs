@@ -13,62 +13,20 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "../../hardware/benches/common/apdu_timing.rs"]
+mod apdu_timing;
 mod common;
 #[allow(dead_code, unreachable_pub)]
 #[path = "../../hardware/tests/pcscd.rs"]
 mod pcscd;
 
-use pcscd::{PORT_0, READER_0, READER_1, poll};
-use sesame_hardware::card::emulator::{self, EmulatedCard};
-use sesame_hardware::card::pcsc::{PcscCard, PcscContext};
+use pcscd::{PORT_0, READER_0, READER_1};
+use sesame_hardware::card::emulator::EmulatedCard;
+use sesame_hardware::card::pcsc::PcscContext;
 use sesame_hardware::card::{CardEnd, CardEndOptions};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use support_relay::client::{self, customer};
-
-struct Stats {
-    p50_ms: f64,
-    p99_ms: f64,
-    per_sec: f64,
-    n: usize,
-}
-
-/// `n` round trips of GET CHALLENGE (8 bytes back) after a SELECT, each timed.
-fn measure(card: &mut PcscCard, n: usize) -> Stats {
-    let select = emulator::test_script()[0].to_bytes();
-    assert_eq!(card.transmit(&select).unwrap(), [0x90, 0x00]);
-    let get_challenge = [0x00, 0x84, 0x00, 0x00, 0x08];
-    for _ in 0..50 {
-        card.transmit(&get_challenge).unwrap();
-    }
-    let mut times = Vec::with_capacity(n);
-    let start = Instant::now();
-    for _ in 0..n {
-        let t = Instant::now();
-        let resp = card.transmit(&get_challenge).unwrap();
-        times.push(t.elapsed());
-        assert_eq!(resp.len(), 10);
-    }
-    let total = start.elapsed();
-    times.sort();
-    let pct = |p: f64| times[((times.len() - 1) as f64 * p).round() as usize].as_secs_f64() * 1e3;
-    Stats {
-        p50_ms: pct(0.50),
-        p99_ms: pct(0.99),
-        per_sec: n as f64 / total.as_secs_f64(),
-        n,
-    }
-}
-
-fn present(ctx: &PcscContext, reader: &str, want: bool) {
-    poll(Duration::from_secs(20), "the reader's state", || {
-        ctx.readers()
-            .unwrap()
-            .into_iter()
-            .any(|r| r.name == reader && r.atr.is_some() == want)
-            .then_some(())
-    });
-}
 
 /// Relay, customer (vpcd reader 1) and console sharing reader 0, all in this process.
 async fn chain(dir: &std::path::Path) {
@@ -109,17 +67,6 @@ async fn chain(dir: &std::path::Path) {
     });
 }
 
-fn row(name: &str, s: &Stats, base: &Stats) {
-    println!(
-        "{name:<46} {:>6} {:>9.3} {:>9.3} {:>10.0} {:>8.1}×",
-        s.n,
-        s.p50_ms,
-        s.p99_ms,
-        s.per_sec,
-        s.p50_ms / base.p50_ms
-    );
-}
-
 fn main() {
     let n: usize = std::env::args()
         .skip(1)
@@ -131,12 +78,12 @@ fn main() {
     let end = CardEnd::connect(("127.0.0.1", PORT_0), CardEndOptions::default()).unwrap();
     let stop = end.stop_handle().unwrap();
     let card = std::thread::spawn(move || end.run(EmulatedCard::test_card()));
-    present(&ctx, READER_0, true);
+    apdu_timing::wait_for(&ctx, READER_0, true, Duration::from_secs(20));
 
     // Baseline: directly on reader 0.
     let base = {
         let mut c = ctx.connect(READER_0).unwrap();
-        measure(&mut c, n)
+        apdu_timing::measure(&mut c, 50, n)
     };
 
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -146,10 +93,10 @@ fn main() {
         .expect("runtime");
     let dir = tempfile::tempdir().expect("tmp");
     rt.block_on(chain(dir.path()));
-    present(&ctx, READER_1, true);
+    apdu_timing::wait_for(&ctx, READER_1, true, Duration::from_secs(20));
     let fwd = {
         let mut c = ctx.connect(READER_1).unwrap();
-        measure(&mut c, n)
+        apdu_timing::measure(&mut c, 50, n)
     };
 
     println!("\nAPDU round trips (GET CHALLENGE, 8 bytes back), pcscd + vpcd, loopback\n");
@@ -157,8 +104,13 @@ fn main() {
         "{:<46} {:>6} {:>9} {:>9} {:>10} {:>9}",
         "path", "APDUs", "p50 ms", "p99 ms", "APDUs/s", "p50/base"
     );
-    row("direct, reader 0 (baseline)", &base, &base);
-    row("reader 1 → customer → relay (TLS) → console", &fwd, &base);
+    apdu_timing::row("direct, reader 0 (baseline)", 46, &base, &base);
+    apdu_timing::row(
+        "reader 1 → customer → relay (TLS) → console",
+        46,
+        &fwd,
+        &base,
+    );
     let ok = |b: bool| if b { "met" } else { "MISSED" };
     println!(
         "\ntargets: p50 ≤ 1 ms {}, p99 ≤ 3 ms {}, ≥ 1000 APDUs/s {}",
