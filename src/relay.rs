@@ -4,11 +4,10 @@
 //! wiring that serves both.
 
 use authd::http::extract::PeerAddr;
-use http_body_util::BodyExt;
 use serde_json::Value;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use support_relay::auth::{AuthError, AuthdClient, BoxFut, Transport, json_body};
+use support_relay::auth::{AuthError, AuthdClient, BoxFut, Transport, authd_answer, authd_request};
 use tower::ServiceExt;
 
 /// The transport to authd's axum router in process ([`AuthdClient`] holds the logic).
@@ -40,33 +39,15 @@ impl InProcess {
         client: IpAddr,
     ) -> Result<(u16, Value), AuthError> {
         let un = |e: &dyn std::fmt::Display| AuthError::Unavailable(e.to_string());
-        let mut req = axum::http::Request::builder()
-            .method(method)
-            .uri(path)
+        let (req, payload) = authd_request(method, path, bearer, body.as_ref());
+        let mut req = req
             .header("host", "localhost")
-            .header("user-agent", "sesame-support-relay");
-        if let Some(b) = bearer {
-            req = req.header("authorization", format!("Bearer {b}"));
-        }
-        let payload = match body {
-            Some(v) => {
-                req = req.header("content-type", "application/json");
-                axum::body::Body::from(v.to_string())
-            }
-            None => axum::body::Body::empty(),
-        };
-        let mut req = req.body(payload).map_err(|e| un(&e))?;
+            .body(axum::body::Body::from(payload))
+            .map_err(|e| un(&e))?;
         req.extensions_mut()
             .insert(PeerAddr(SocketAddr::new(client, 0)));
         let resp = self.router.clone().oneshot(req).await.map_err(|e| un(&e))?;
-        let status = resp.status().as_u16();
-        let bytes = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| un(&e))?
-            .to_bytes();
-        Ok((status, json_body(&bytes)?))
+        authd_answer(resp).await
     }
 }
 

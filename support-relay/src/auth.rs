@@ -125,6 +125,49 @@ pub fn json_body(bytes: &[u8]) -> Result<Value, AuthError> {
     serde_json::from_slice(bytes).map_err(|e| AuthError::Unavailable(e.to_string()))
 }
 
+/// The request a transport sends authd: method, path, user agent, the bearer and the JSON body
+/// (its bytes returned apart, for the transport's body type). The transport adds where it goes
+/// (`host`) and who asks (`x-forwarded-for` or a peer-address extension).
+pub fn authd_request(
+    method: &str,
+    path: &str,
+    bearer: Option<&str>,
+    body: Option<&Value>,
+) -> (hyper::http::request::Builder, bytes::Bytes) {
+    let mut req = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("user-agent", "sesame-support-relay");
+    if let Some(b) = bearer {
+        req = req.header("authorization", format!("Bearer {b}"));
+    }
+    let payload = match body {
+        Some(v) => {
+            req = req.header("content-type", "application/json");
+            bytes::Bytes::from(v.to_string())
+        }
+        None => bytes::Bytes::new(),
+    };
+    (req, payload)
+}
+
+/// authd's answer: its status and JSON body (empty: `null`).
+pub async fn authd_answer<B>(resp: hyper::Response<B>) -> Result<(u16, Value), AuthError>
+where
+    B: hyper::body::Body,
+    B::Error: std::fmt::Display,
+{
+    use http_body_util::BodyExt;
+    let status = resp.status().as_u16();
+    let bytes = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| AuthError::Unavailable(e.to_string()))?
+        .to_bytes();
+    Ok((status, json_body(&bytes)?))
+}
+
 /// The [`Authenticator`] over any [`Transport`]: login steps from the allow-list forwarded as
 /// is, identity from `GET /api/v1/me`, logout with `POST /api/v1/logout`.
 #[derive(Debug, Clone)]
@@ -215,7 +258,7 @@ impl HttpsTransport {
         body: Option<Value>,
         client: IpAddr,
     ) -> Result<(u16, Value), AuthError> {
-        use http_body_util::{BodyExt, Full};
+        use http_body_util::Full;
         let un = |e: &dyn std::fmt::Display| AuthError::Unavailable(e.to_string());
         let tcp = tokio::net::TcpStream::connect(&self.addr)
             .await
@@ -230,32 +273,14 @@ impl HttpsTransport {
                 .await
                 .map_err(|e| un(&e))?;
         tokio::spawn(conn);
-        let mut req = hyper::Request::builder()
-            .method(method)
-            .uri(path)
+        let (req, payload) = authd_request(method, path, bearer, body.as_ref());
+        let req = req
             .header("host", &*self.server_name.to_str())
             .header("x-forwarded-for", client.to_string())
-            .header("user-agent", "sesame-support-relay");
-        if let Some(b) = bearer {
-            req = req.header("authorization", format!("Bearer {b}"));
-        }
-        let payload = match body {
-            Some(v) => {
-                req = req.header("content-type", "application/json");
-                bytes::Bytes::from(v.to_string())
-            }
-            None => bytes::Bytes::new(),
-        };
-        let req = req.body(Full::new(payload)).map_err(|e| un(&e))?;
+            .body(Full::new(payload))
+            .map_err(|e| un(&e))?;
         let resp = sender.send_request(req).await.map_err(|e| un(&e))?;
-        let status = resp.status().as_u16();
-        let body = resp
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| un(&e))?
-            .to_bytes();
-        Ok((status, json_body(&body)?))
+        authd_answer(resp).await
     }
 }
 
