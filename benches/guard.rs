@@ -10,6 +10,9 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[allow(dead_code)] // the guard bench has no thread baseline
+#[path = "common/measure.rs"]
+mod measure;
 #[path = "../tests/e2e/support.rs"]
 mod support;
 
@@ -19,13 +22,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 const LEGIT_PW: &str = "quiet harbour lights";
-
-fn pct(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize].as_secs_f64() * 1000.0
-}
 
 /// `clients` legitimate users logging in back to back for `secs`.
 async fn legit_load(c: &support::Client, clients: usize, secs: f64) -> (u64, u64, Vec<Duration>) {
@@ -145,7 +141,7 @@ fn main() {
         assert_eq!(r.status, 201);
 
         let (ok, bad, lat) = legit_load(&c, 2, secs).await;
-        let (idle50, idle99) = (pct(&lat, 0.5), pct(&lat, 0.99));
+        let (idle50, idle99) = (measure::pct(&lat, 0.5, f64::NAN), measure::pct(&lat, 0.99, f64::NAN));
         println!("idle:   {ok} legitimate logins ok, {bad} failed; p50 {idle50:.1} ms, p99 {idle99:.1} ms");
 
         // 1 000 attackers, each pacing wrong passwords at 2/s on its own connection.
@@ -171,7 +167,7 @@ fn main() {
         for a in attackers {
             let _ = a.await;
         }
-        let (att50, att99) = (pct(&lat, 0.5), pct(&lat, 0.99));
+        let (att50, att99) = (measure::pct(&lat, 0.5, f64::NAN), measure::pct(&lat, 0.99, f64::NAN));
         let s: Vec<u64> = statuses.iter().map(|x| x.load(Ordering::Relaxed)).collect();
         println!("attack: {ok} legitimate logins ok, {bad} failed; p50 {att50:.1} ms, p99 {att99:.1} ms");
         println!("        attackers got 401×{}, 429×{}, 503×{}, 200×{}, other×{}", s[0], s[1], s[2], s[3], s[4]);

@@ -12,6 +12,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[path = "common/measure.rs"]
+mod measure;
 #[path = "../tests/e2e/support.rs"]
 mod support;
 
@@ -23,7 +25,6 @@ use authd::model::{AuditEvent, Outcome};
 use authd::store::Store;
 use serde_json::{Value, json};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use webauthn_authenticator_rs::prelude::Url;
 
@@ -45,35 +46,9 @@ fn event(at: UnixTime) -> AuditEvent {
 fn store_commits_per_sec(threads: usize, secs: f64) -> f64 {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(authd::store::sqlite::SqliteStore::open(dir.path()).unwrap());
-    let stop = Arc::new(AtomicBool::new(false));
-    let count = Arc::new(AtomicU64::new(0));
-    let start = Instant::now();
-    let hs: Vec<_> = (0..threads)
-        .map(|_| {
-            let (store, stop, count) = (store.clone(), stop.clone(), count.clone());
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    store.append_audit(event(0)).unwrap();
-                    count.fetch_add(1, Ordering::Relaxed);
-                }
-            })
-        })
-        .collect();
-    #[allow(clippy::disallowed_methods)] // a benchmark measures wall time on purpose
-    std::thread::sleep(Duration::from_secs_f64(secs));
-    stop.store(true, Ordering::Relaxed);
-    for h in hs {
-        h.join().unwrap();
-    }
-    count.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
-}
-
-fn pct(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i].as_secs_f64() * 1000.0
+    measure::per_second(threads, secs, move || {
+        store.append_audit(event(0)).unwrap();
+    })
 }
 
 fn main() {
@@ -202,16 +177,16 @@ fn main() {
         let rate = ok as f64 / elapsed;
         println!(
             "HTTPS passkey sign-ins (start + sign + finish, TLS 1.3, keep-alive, {conns} connections): {rate:.0}/s, {other} refused, p50 {:.1} ms, p99 {:.1} ms",
-            pct(lat, 0.5),
-            pct(lat, 0.99)
+            measure::pct(lat, 0.5, 0.0),
+            measure::pct(lat, 0.99, 0.0)
         );
         println!(
             "  of which: start p50 {:.1} ms p99 {:.1} ms; client signing p50 {:.2} ms; finish p50 {:.1} ms p99 {:.1} ms",
-            pct(lat_start, 0.5),
-            pct(lat_start, 0.99),
-            pct(lat_sign, 0.5),
-            pct(lat_finish, 0.5),
-            pct(lat_finish, 0.99)
+            measure::pct(lat_start, 0.5, 0.0),
+            measure::pct(lat_start, 0.99, 0.0),
+            measure::pct(lat_sign, 0.5, 0.0),
+            measure::pct(lat_finish, 0.5, 0.0),
+            measure::pct(lat_finish, 0.99, 0.0)
         );
         println!(
             "ratio sign-ins/s ÷ durable commits/s = {:.3} (each sign-in is 2 commits); target ≥ 1000 sign-ins/s: {}",
